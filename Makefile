@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+# Both bootstrap .venv from the lock file (uv.lock) on a fresh clone; only python3 (3.11+) is required.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.8
+PORT ?= 8000
+
+.PHONY: run test check install migrate demo serve bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml uv.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## install + migrate + seed the demo tenant + serve on :8000
+	$(BIN)/atende migrate
+	$(BIN)/atende demo
+	$(BIN)/atende serve --port $(PORT)
+
+test: install  ## install + lint + type-check + the whole suite on SQLite and PostgreSQL
+	$(BIN)/python scripts/check.py
+
+bench: install  ## webhook throughput/latency benchmark; writes docs/benchmarks.md
+	@command -v wrk >/dev/null || (apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 || sudo apt-get install -y --no-install-recommends wrk)
+	$(BIN)/python benchmarks/webhook.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .coverage*

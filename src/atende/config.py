@@ -1,0 +1,86 @@
+"""Settings, read once from the environment (prefix ``ATENDE_``) and passed down explicitly."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATENDE_", extra="ignore")
+
+    env: Environment = Environment.development
+    #: SQLAlchemy async URL. Default: an embedded SQLite file under ./var/.
+    database_url: str = "sqlite+aiosqlite:///./var/atende.db"
+    #: Unset: in-process queue and locks (one process). Redis adapters arrive with scale-out.
+    redis_url: str | None = None
+
+    #: Unset base URL: the offline engine answers. Any OpenAI-compatible provider otherwise.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+
+    #: Fernet key that encrypts channel secrets at rest. Required in production; in development
+    #: and tests a key is generated once under ./var/ so that `make run` needs no setup.
+    secret_key: SecretStr | None = None
+    var_dir: Path = Path("./var")
+
+    log_level: str = "INFO"
+    #: "json" or "console"; default depends on the environment.
+    log_format: str | None = None
+
+    #: Messages of one contact arriving within this window are answered as one turn.
+    burst_window_seconds: float = Field(default=2.0, ge=0.0, le=10.0)
+    #: A burst is never held longer than this after its first fragment.
+    burst_max_seconds: float = Field(default=6.0, ge=0.0, le=30.0)
+    session_timeout_minutes: float = Field(default=30.0, gt=0)
+
+    worker_concurrency: int = Field(default=64, ge=1, le=2048)
+    sender_concurrency: int = Field(default=64, ge=1, le=2048)
+    #: Delivery attempts before an outbound message is marked failed.
+    send_max_attempts: int = Field(default=6, ge=1, le=50)
+    send_backoff_base_seconds: float = Field(default=0.5, gt=0)
+    send_backoff_max_seconds: float = Field(default=60.0, gt=0)
+    send_timeout_seconds: float = Field(default=10.0, gt=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+    #: Webhook bodies above this size are refused with 413 before any parsing.
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    # The demo tenant's WhatsApp Cloud channel (`atende demo`). Development defaults, documented
+    # in the README; a real deployment sets its own.
+    demo_whatsapp_phone_number_id: str = "100000000000001"
+    demo_whatsapp_app_secret: SecretStr = SecretStr("demo-app-secret")
+    demo_whatsapp_verify_token: SecretStr = SecretStr("demo-verify-token")
+    demo_whatsapp_access_token: SecretStr = SecretStr("demo-access-token")
+    demo_whatsapp_graph_url: str = "http://127.0.0.1:8081"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        # Accept the URLs people paste from their provider and pick the async driver for them.
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)

@@ -1,0 +1,1 @@
+"""Plumbing only: database, logging, masking, secrets, resilience. No business rules here."""

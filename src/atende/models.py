@@ -1,0 +1,22 @@
+"""Every table, imported in one place for Alembic and the tests."""
+
+from atende.channels.models import Channel, ChannelKind, ProviderEvent
+from atende.contacts.models import Contact, ContactIdentity
+from atende.conversations.models import Conversation, ConversationEvent, Message
+from atende.kit.db import Base
+from atende.outbox.models import DeliveryAttempt
+from atende.tenancy.models import Tenant
+
+__all__ = [
+    "Base",
+    "Channel",
+    "ChannelKind",
+    "Contact",
+    "ContactIdentity",
+    "Conversation",
+    "ConversationEvent",
+    "DeliveryAttempt",
+    "Message",
+    "ProviderEvent",
+    "Tenant",
+]

@@ -1,0 +1,72 @@
+"""Tenant scoping, enforced in one place for every ORM statement.
+
+Each session carries the tenant it works for in ``session.info``. A listener adds
+``tenant_id = :tenant`` to every SELECT, UPDATE and DELETE touching a :class:`TenantScoped` entity,
+and refuses to run such a statement at all when the session has no tenant, so a repository cannot
+"forget" the filter. Cross-tenant reads exist in exactly two places (webhook routing by channel slug and
+recovery after a restart) and they opt out by name: ``execution_options(all_tenants=True)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+
+from atende.kit.errors import TenantScopeError
+
+TENANT_KEY = "tenant_id"
+ALL_TENANTS = "all_tenants"
+
+
+class TenantScoped:
+    """Mixin for every table that belongs to a tenant."""
+
+    tenant_id: Mapped[str] = mapped_column(String(32), ForeignKey("tenants.id"), index=True)
+
+
+def bind_tenant(session: AsyncSession, tenant_id: str) -> AsyncSession:
+    session.info[TENANT_KEY] = tenant_id
+    return session
+
+
+def _touches_tenant_data(state: ORMExecuteState) -> bool:
+    return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get(ALL_TENANTS, False):
+        return
+    if state.is_column_load or state.is_relationship_load:
+        return  # lazy loads follow an already scoped parent
+    if not _touches_tenant_data(state):
+        return
+    tenant_id = state.session.info.get(TENANT_KEY)
+    if tenant_id is None:
+        raise TenantScopeError(
+            "query on tenant data without a tenant: use bind_tenant() or all_tenants=True"
+        )
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped,
+            lambda cls: cls.tenant_id == tenant_id,
+            include_aliases=True,
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new_rows(session: Session, _ctx: Any, _instances: Any) -> None:
+    tenant_id = session.info.get(TENANT_KEY)
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if obj.tenant_id is None and tenant_id is not None:
+            obj.tenant_id = tenant_id
+        elif tenant_id is not None and obj.tenant_id != tenant_id:
+            raise TenantScopeError("a row for another tenant was added to a tenant-bound session")
