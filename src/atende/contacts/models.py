@@ -39,7 +39,9 @@ class ContactIdentity(TenantScoped, Base):
     __table_args__ = (UniqueConstraint("tenant_id", "kind", "value"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    contact_id: Mapped[str] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[str] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

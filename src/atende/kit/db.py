@@ -1,4 +1,4 @@
-"""Database engine, declarative base and the few SQL idioms that differ between SQLite and PostgreSQL."""
+"""Database engine, declarative base, and the SQL idioms that differ between the engines."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
@@ -78,10 +83,8 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def insert_ignoring_conflicts(
-    dialect_name: str, table: Any, index_elements: list[str]
-) -> Insert:
-    """``INSERT … ON CONFLICT (cols) DO NOTHING`` in the dialect at hand (both engines support it)."""
+def insert_ignoring_conflicts(dialect_name: str, table: Any, index_elements: list[str]) -> Insert:
+    """``INSERT … ON CONFLICT (cols) DO NOTHING`` in the dialect at hand (both engines have it)."""
     if dialect_name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)

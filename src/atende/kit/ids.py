@@ -5,7 +5,7 @@ import uuid
 
 
 def new_id() -> str:
-    """Opaque primary keys for entities created rarely (tenants, channels, contacts, conversations)."""
+    """Opaque keys for entities created rarely (tenants, channels, contacts, conversations)."""
     return uuid.uuid4().hex
 
 

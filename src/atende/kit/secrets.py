@@ -15,13 +15,17 @@ class SecretBox:
         self._fernet = Fernet(key)
 
     def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
+        token: bytes = self._fernet.encrypt(plaintext.encode())
+        return token.decode()
 
     def decrypt(self, token: str) -> str:
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            plain: bytes = self._fernet.decrypt(token.encode())
+            return plain.decode()
         except InvalidToken as exc:  # pragma: no cover - key rotation mistakes only
-            raise RuntimeError("a channel secret cannot be decrypted with ATENDE_SECRET_KEY") from exc
+            raise RuntimeError(
+                "a channel secret cannot be decrypted with ATENDE_SECRET_KEY"
+            ) from exc
 
 
 def load_secret_box(settings: Settings) -> SecretBox:

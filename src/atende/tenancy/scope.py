@@ -3,8 +3,8 @@
 Each session carries the tenant it works for in ``session.info``. A listener adds
 ``tenant_id = :tenant`` to every SELECT, UPDATE and DELETE touching a :class:`TenantScoped` entity,
 and refuses to run such a statement at all when the session has no tenant, so a repository cannot
-"forget" the filter. Cross-tenant reads exist in exactly two places (webhook routing by channel slug and
-recovery after a restart) and they opt out by name: ``execution_options(all_tenants=True)``.
+"forget" the filter. Cross-tenant reads exist in exactly two places (webhook routing by channel
+slug and recovery after a restart) and they opt out by name: ``execution_options(all_tenants=True)``.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def _stamp_new_rows(session: Session, _ctx: Any, _instances: Any) -> None:
     for obj in session.new:
         if not isinstance(obj, TenantScoped):
             continue
-        if obj.tenant_id is None and tenant_id is not None:
+        own: str | None = getattr(obj, "tenant_id", None)
+        if own is None and tenant_id is not None:
             obj.tenant_id = tenant_id
-        elif tenant_id is not None and obj.tenant_id != tenant_id:
+        elif tenant_id is not None and own != tenant_id:
             raise TenantScopeError("a row for another tenant was added to a tenant-bound session")

@@ -1,0 +1,75 @@
+"""The HTTP application: routers assembled, errors translated, health reported."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import atende
+from atende.channels.sandbox.endpoints import build_router as sandbox_router
+from atende.channels.whatsapp.endpoints import build_router as whatsapp_router
+from atende.kit.errors import AtendeError, BadRequest
+from atende.kit.http import problem
+from atende.kit.logging import get_logger
+from atende.main import Container
+
+log = get_logger(__name__)
+
+
+def create_app(container: Container, *, workers: bool = True, recover: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if workers:
+            await container.start_workers(recover_pending=recover)
+        log.info("atende started", version=atende.__version__, workers=workers)
+        try:
+            yield
+        finally:
+            await container.aclose()
+
+    app = FastAPI(
+        title="Atende",
+        version=atende.__version__,
+        summary="AI customer service on WhatsApp and other channels",
+        lifespan=lifespan,
+    )
+    app.state.container = container
+
+    @app.exception_handler(AtendeError)
+    async def domain_error(_request: Request, error: AtendeError) -> JSONResponse:
+        return problem(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
+        # Field names only: the offending values may be personal data.
+        fields = [".".join(str(p) for p in e.get("loc", ())) for e in error.errors()]
+        return problem(BadRequest(f"invalid request: {', '.join(fields)}"))
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Database and queue are reachable."""
+        checks: dict[str, Any] = await container.ready()
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    settings = container.settings
+    app.include_router(
+        whatsapp_router(
+            container.directory, container.ingest, lambda: settings.webhook_max_body_bytes
+        )
+    )
+    app.include_router(sandbox_router(container.sandbox))
+    return app

@@ -1,0 +1,70 @@
+"""The assistant port: ``engine.reply(turn) -> actions``.
+
+Engines (the offline pt-BR engine now, an LLM agent later) see a provider-neutral turn and answer
+with actions; they never send anything themselves. The conversation service turns actions into
+outbox rows and state transitions in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from atende.channels.types import OutboundContent
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMessage:
+    type: str
+    text: str | None
+    content: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    tenant_id: str
+    conversation_id: str
+    session_id: str
+    channel_kind: str
+    #: All fragments of a burst, in order, joined with newlines.
+    text: str
+    messages: tuple[TurnMessage, ...]
+    #: The assistant's memory for this session (empty at a session's start).
+    state: Mapping[str, Any]
+    contact_name: str | None
+    new_session: bool
+    now: datetime
+    #: Whether the channel renders buttons and lists (else engines send text menus).
+    interactive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """Send this content to the customer."""
+
+    content: OutboundContent
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """Hand the conversation to a human; the bot stays silent until a human gives it back."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """Replace the session memory with this mapping."""
+
+    state: Mapping[str, Any] = field(default_factory=dict)
+
+
+Action = Say | Handoff | Remember
+
+
+class Engine(Protocol):
+    name: str
+
+    async def reply(self, turn: Turn) -> Sequence[Action]: ...

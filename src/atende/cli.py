@@ -1,0 +1,199 @@
+"""The `atende` command."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import click
+
+import atende
+from atende.config import Environment, Settings
+from atende.kit.logging import configure_logging
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _logging(settings: Settings, *, quiet: bool = False) -> None:
+    fmt = settings.log_format or ("json" if settings.env is Environment.production else "console")
+    configure_logging(level="WARNING" if quiet else settings.log_level, json=fmt == "json")
+
+
+@click.group()
+@click.version_option(atende.__version__, prog_name="atende")
+def main() -> None:
+    """Atende: AI customer service on WhatsApp and other messaging channels."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from atende.kit.migrate import upgrade
+
+    settings = _settings()
+    _logging(settings)
+    upgrade(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command()
+def demo() -> None:
+    """Seed the demo tenant (sandbox channel + WhatsApp channel `demo-whatsapp`)."""
+    from atende.demo import DEMO_SANDBOX, DEMO_WHATSAPP, seed_demo
+    from atende.kit.db import create_engine, session_factory
+    from atende.kit.secrets import load_secret_box
+
+    settings = _settings()
+    _logging(settings)
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            await seed_demo(session_factory(engine), load_secret_box(settings), settings)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    click.echo(f"demo tenant ready: channels {DEMO_SANDBOX} and {DEMO_WHATSAPP}")
+
+
+@main.command()
+@click.option(
+    "--role", type=click.Choice(["all", "api", "worker"]), default="all", show_default=True
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--access-log/--no-access-log", default=False, show_default=True)
+def serve(role: str, host: str, port: int, access_log: bool) -> None:
+    """Run the API, the workers and the sender (all in one process by default)."""
+    import uvicorn
+
+    from atende.api import create_app
+    from atende.main import Container
+
+    settings = _settings()
+    _logging(settings)
+    container = Container(settings)
+    if role == "worker":
+        asyncio.run(_run_worker(container))
+        return
+    app = create_app(container, workers=role == "all")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log)
+
+
+async def _run_worker(container: object) -> None:
+    from atende.main import Container
+
+    assert isinstance(container, Container)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await container.start_workers(recover_pending=True, sweep_seconds=2.0)
+    try:
+        await stop.wait()
+    finally:
+        await container.aclose()
+
+
+@main.command()
+@click.option(
+    "--phone",
+    default="+55 11 98765-4321",
+    show_default=True,
+    help="Speak as the customer with this phone number.",
+)
+@click.option("--name", default=None, help="The customer's profile name.")
+@click.option("--url", default=None, help="A running server (e.g. http://127.0.0.1:8000).")
+@click.option("--channel", default="demo-sandbox", show_default=True)
+@click.option(
+    "--token",
+    default=None,
+    help="The sandbox channel token (default: ATENDE_DEMO_SANDBOX_TOKEN or the demo's).",
+)
+@click.option(
+    "--timeout",
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for an answer before the next message.",
+)
+def chat(
+    phone: str, name: str | None, url: str | None, channel: str, token: str | None, timeout: float
+) -> None:
+    """Talk to the assistant as a customer, through the whole pipeline.
+
+    On a terminal it is a conversation; with piped input it reads one message per line and prints
+    each reply as one JSON object per line."""
+    from atende.chat import ChatError, HttpTransport, LocalTransport, Transport, run_chat
+    from atende.demo import sandbox_token
+    from atende.kit.errors import AtendeError
+    from atende.main import Container
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    token = token or sandbox_token()
+
+    async def run() -> int:
+        transport: Transport
+        if url:
+            transport = HttpTransport(url, channel, token)
+        else:
+            transport = await LocalTransport.open(Container(settings), channel, token)
+        try:
+            return await run_chat(transport, phone=phone, name=name, timeout=timeout)
+        finally:
+            await transport.close()
+
+    try:
+        sys.exit(asyncio.run(run()))
+    except (ChatError, AtendeError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command("fake-graph")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=int)
+def fake_graph(host: str, port: int) -> None:
+    """A local stand-in for Meta's Graph API that prints what Atende sends (for demos)."""
+    from atende.devtools.fake_graph import main as fake_main
+
+    fake_main(["--host", host, "--port", str(port)])
+
+
+@main.group()
+def outbox() -> None:
+    """Inspect and repair outbound delivery."""
+
+
+@outbox.command("retry")
+@click.argument("message_id", type=int)
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def outbox_retry(message_id: int, tenant: str) -> None:
+    """Send a failed outbound message again (a running server's sweep picks it up)."""
+    from sqlalchemy import select
+
+    from atende.kit.db import create_engine, session_factory
+    from atende.outbox.sender import retry_failed
+    from atende.queue.memory import MemoryQueue
+    from atende.tenancy.models import Tenant
+
+    settings = _settings()
+    _logging(settings)
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        try:
+            async with sessions() as session:
+                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
+            if tenant_id is None:
+                raise click.ClickException(f"no tenant {tenant!r}")
+            await retry_failed(sessions, MemoryQueue(), tenant_id, message_id)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    click.echo(f"message {message_id} is back in the outbox")

@@ -1,0 +1,119 @@
+"""All SQL of the conversation domain. Sessions passed in are already bound to a tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from atende.contacts.models import Contact, ContactIdentity
+from atende.conversations.models import Conversation, ConversationEvent, Message
+
+
+async def pending_inbound(session: AsyncSession, channel_id: str, address: str) -> list[Message]:
+    """A contact's unanswered messages, in the order the customer wrote them."""
+    rows = await session.scalars(
+        select(Message)
+        .where(
+            Message.channel_id == channel_id,
+            Message.address == address,
+            Message.direction == "in",
+            Message.processed_at.is_(None),
+        )
+        .order_by(Message.provider_timestamp, Message.id)
+    )
+    return list(rows)
+
+
+async def claim_inbound(
+    session: AsyncSession, ids: Sequence[int], conversation_id: str, now: datetime
+) -> bool:
+    """Mark messages answered, but only if nobody else did: the guard that makes a turn run once
+    even if two processes race for the same messages."""
+    result = await session.execute(
+        update(Message)
+        .where(Message.id.in_(ids), Message.processed_at.is_(None))
+        .values(processed_at=now, status="processed", conversation_id=conversation_id)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == len(ids)  # type: ignore[attr-defined]
+
+
+async def resolve_contact(
+    session: AsyncSession,
+    identities: Sequence[tuple[str, str]],
+    *,
+    name: str | None,
+    phone: str | None,
+    username: str | None,
+) -> Contact:
+    """One canonical contact per person: any known identity finds it; new identities attach."""
+    known = list(
+        await session.scalars(
+            select(ContactIdentity).where(
+                ContactIdentity.kind.in_([k for k, _ in identities]),
+                ContactIdentity.value.in_([v for _, v in identities]),
+            )
+        )
+    )
+    known = [i for i in known if (i.kind, i.value) in set(identities)]
+    contact: Contact | None = None
+    if known:
+        contact = await session.get(Contact, known[0].contact_id)
+    if contact is None:
+        contact = Contact(name=name, phone=phone, username=username)
+        session.add(contact)
+        await session.flush()
+    else:
+        contact.name = name or contact.name
+        contact.phone = phone or contact.phone
+        contact.username = username or contact.username
+    have = {(i.kind, i.value) for i in known}
+    for kind, value in identities:
+        if (kind, value) not in have:
+            session.add(ContactIdentity(contact_id=contact.id, kind=kind, value=value))
+    return contact
+
+
+async def conversation_for_update(
+    session: AsyncSession, channel_id: str, contact_id: str
+) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation)
+        .where(Conversation.channel_id == channel_id, Conversation.contact_id == contact_id)
+        # Row lock on PostgreSQL (SQLite ignores it; its single writer serialises anyway).
+        .with_for_update()
+    )
+
+
+def append_event(
+    session: AsyncSession,
+    conversation: Conversation,
+    type_: str,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+    correlation_id: str | None,
+) -> None:
+    session.add(
+        ConversationEvent(
+            tenant_id=conversation.tenant_id,
+            conversation_id=conversation.id,
+            type=type_,
+            data=data,
+            correlation_id=correlation_id,
+            created_at=now,
+        )
+    )
+
+
+async def events(session: AsyncSession, conversation_id: str) -> list[ConversationEvent]:
+    rows = await session.scalars(
+        select(ConversationEvent)
+        .where(ConversationEvent.conversation_id == conversation_id)
+        .order_by(ConversationEvent.id)
+    )
+    return list(rows)

@@ -1,0 +1,96 @@
+"""`atende demo`: a demo tenant with a sandbox channel and a WhatsApp Cloud channel."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende.channels.models import Channel, ChannelKind
+from atende.config import Settings
+from atende.kit.secrets import SecretBox
+from atende.tenancy.models import Tenant
+from atende.tenancy.scope import bind_tenant
+
+DEMO_TENANT = "demo"
+DEMO_SANDBOX = "demo-sandbox"
+DEMO_WHATSAPP = "demo-whatsapp"
+#: Development default; set ATENDE_DEMO_SANDBOX_TOKEN to change it.
+DEFAULT_SANDBOX_TOKEN = "demo-sandbox-token"  # noqa: S105 - documented development default
+
+
+def sandbox_token() -> str:
+    return os.environ.get("ATENDE_DEMO_SANDBOX_TOKEN", DEFAULT_SANDBOX_TOKEN)
+
+
+async def ensure_tenant(sessions: async_sessionmaker[AsyncSession], slug: str, name: str) -> str:
+    async with sessions() as session:
+        tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
+        if tenant is None:
+            tenant = Tenant(slug=slug, name=name, settings={"assistant_name": "Ana"})
+            session.add(tenant)
+            await session.commit()
+        return tenant.id
+
+
+async def ensure_channel(
+    sessions: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    *,
+    tenant_id: str,
+    slug: str,
+    kind: ChannelKind,
+    name: str,
+    config: dict[str, Any],
+    secrets: dict[str, str],
+) -> str:
+    """Create or update a channel; secrets are stored encrypted."""
+    encrypted = {key: box.encrypt(value) for key, value in secrets.items()}
+    async with sessions() as session:
+        bind_tenant(session, tenant_id)
+        channel = await session.scalar(select(Channel).where(Channel.slug == slug))
+        if channel is None:
+            channel = Channel(tenant_id=tenant_id, slug=slug, kind=kind.value, name=name)
+            session.add(channel)
+        channel.config = config
+        channel.secrets = encrypted
+        channel.active = True
+        await session.commit()
+        return channel.id
+
+
+async def seed_demo(
+    sessions: async_sessionmaker[AsyncSession], box: SecretBox, settings: Settings
+) -> str:
+    tenant_id = await ensure_tenant(sessions, DEMO_TENANT, "Loja Demo")
+    await ensure_channel(
+        sessions,
+        box,
+        tenant_id=tenant_id,
+        slug=DEMO_SANDBOX,
+        kind=ChannelKind.sandbox,
+        name="Sandbox (terminal)",
+        config={},
+        secrets={"token": sandbox_token()},
+    )
+    await ensure_channel(
+        sessions,
+        box,
+        tenant_id=tenant_id,
+        slug=DEMO_WHATSAPP,
+        kind=ChannelKind.whatsapp,
+        name="WhatsApp demo",
+        config={
+            "phone_number_id": settings.demo_whatsapp_phone_number_id,
+            "graph_url": settings.demo_whatsapp_graph_url,
+            "api_version": "v23.0",
+        },
+        secrets={
+            "app_secret": settings.demo_whatsapp_app_secret.get_secret_value(),
+            "verify_token": settings.demo_whatsapp_verify_token.get_secret_value(),
+            "access_token": settings.demo_whatsapp_access_token.get_secret_value(),
+        },
+    )
+    return tenant_id

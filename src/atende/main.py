@@ -1,0 +1,151 @@
+"""Composition root: settings → adapters → services → app and workers, wired once, here only."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from atende.assistant.offline import OfflineEngine
+from atende.assistant.port import Engine
+from atende.channels.directory import ChannelDirectory
+from atende.channels.sandbox.sender import SandboxSender
+from atende.channels.sandbox.service import SandboxService
+from atende.channels.types import ChannelSender
+from atende.channels.whatsapp.client import GraphClient
+from atende.channels.whatsapp.sender import WhatsAppSender
+from atende.config import Settings
+from atende.conversations.service import ChannelLookup, TurnProcessor, TurnSettings
+from atende.ingest.service import TURN, IngestService
+from atende.kit.db import create_engine, session_factory
+from atende.kit.logging import get_logger
+from atende.kit.notify import MemoryNotifier
+from atende.kit.secrets import load_secret_box
+from atende.outbox.sender import OutboxSender, SendSettings
+from atende.outbox.service import SEND
+from atende.pipeline import mark_in_doubt, recover
+from atende.queue.memory import MemoryLocks, MemoryQueue
+from atende.queue.worker import Worker
+
+log = get_logger(__name__)
+
+
+class Container:
+    """Everything a process needs, built from settings. Roles decide what runs, not what exists."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        if settings.redis_url:
+            log.warning(
+                "ATENDE_REDIS_URL is set but Redis adapters are not available yet; "
+                "using the in-process queue"
+            )
+        self.settings = settings
+        self.db: AsyncEngine = create_engine(settings.database_url)
+        self.sessions = session_factory(self.db)
+        self.box = load_secret_box(settings)
+        self.queue = MemoryQueue()
+        self.locks = MemoryLocks()
+        self.notifier = MemoryNotifier()
+        self.directory = ChannelDirectory(self.sessions, self.box)
+        self.graph = GraphClient(timeout_seconds=settings.send_timeout_seconds)
+        self.senders: dict[str, ChannelSender] = {
+            "whatsapp": WhatsAppSender(self.graph),
+            "sandbox": SandboxSender(),
+        }
+        self.engine: Engine = engine or OfflineEngine()
+        self.ingest = IngestService(self.sessions, self.queue)
+        self.turns = TurnProcessor(
+            sessions=self.sessions,
+            queue=self.queue,
+            channels=ChannelLookup(self.directory, self.senders),
+            engine=self.engine,
+            settings=TurnSettings(
+                burst_window=settings.burst_window_seconds,
+                burst_max=settings.burst_max_seconds,
+                session_timeout=timedelta(minutes=settings.session_timeout_minutes),
+            ),
+            notifier=self.notifier,
+        )
+        self.outbox = OutboxSender(
+            sessions=self.sessions,
+            queue=self.queue,
+            directory=self.directory,
+            senders=self.senders,
+            settings=SendSettings(
+                max_attempts=settings.send_max_attempts,
+                backoff_base=settings.send_backoff_base_seconds,
+                backoff_max=settings.send_backoff_max_seconds,
+                breaker_failures=settings.breaker_failure_threshold,
+                breaker_reset=settings.breaker_reset_seconds,
+            ),
+            notifier=self.notifier,
+        )
+        self.sandbox = SandboxService(
+            sessions=self.sessions,
+            directory=self.directory,
+            ingest=self.ingest,
+            notifier=self.notifier,
+        )
+        self.workers: list[Worker] = []
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def start_workers(
+        self, *, recover_pending: bool = True, sweep_seconds: float = 15.0
+    ) -> None:
+        """Start the turn and send workers. ``recover_pending`` re-enqueues what the database says
+        is unfinished (on start and then every ``sweep_seconds``); `atende chat` turns it off so
+        that it never answers another process's customers."""
+        self.workers = [
+            Worker(
+                kind=TURN,
+                queue=self.queue,
+                locks=self.locks,
+                handler=self.turns.handle,
+                concurrency=self.settings.worker_concurrency,
+            ),
+            Worker(
+                kind=SEND,
+                queue=self.queue,
+                locks=self.locks,
+                handler=self.outbox.handle,
+                concurrency=self.settings.sender_concurrency,
+            ),
+        ]
+        for worker in self.workers:
+            worker.start()
+        if recover_pending:
+            await mark_in_doubt(self.sessions)
+            await recover(self.sessions, self.queue)
+            self._sweeper = asyncio.create_task(self._sweep(sweep_seconds), name="sweeper")
+
+    async def _sweep(self, every: float) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await recover(self.sessions, self.queue)
+            except Exception:
+                log.exception("recovery sweep failed")
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"database": False, "queue": False}
+        with contextlib.suppress(Exception):
+            async with self.db.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["database"] = True
+        with contextlib.suppress(Exception):
+            checks["queue"] = await self.queue.ping()
+        return checks
+
+    async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        for worker in self.workers:
+            await worker.stop()
+        await self.queue.close()
+        await self.graph.close()
+        await self.db.dispose()

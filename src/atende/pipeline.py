@@ -1,0 +1,71 @@
+"""Rebuilding the queue from the database: on start, and periodically as a safety net.
+
+Jobs only point at work; the work itself (unanswered inbound messages, undelivered outbound ones)
+lives in the database. So a restart, a lost job or a worker in another process never loses a
+message: this sweep finds it and enqueues it again. Duplicate jobs are harmless by design.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende.channels.types import DeliveryStatus
+from atende.conversations.models import Message
+from atende.ingest.service import TURN, turn_key
+from atende.kit.clock import utcnow
+from atende.kit.logging import get_logger
+from atende.outbox.models import DeliveryAttempt
+from atende.outbox.service import SEND
+from atende.queue.port import Job, JobQueue
+from atende.tenancy.scope import ALL_TENANTS
+
+log = get_logger(__name__)
+
+
+async def mark_in_doubt(sessions: async_sessionmaker[AsyncSession]) -> int:
+    """At start-up: attempts left "in flight" by a dead process may or may not have reached the
+    provider. They are recorded as such; the message stays pending and is sent again, because a
+    customer without an answer is worse than a rare duplicate (WhatsApp has no idempotency key)."""
+    async with sessions() as session:
+        result = await session.execute(
+            update(DeliveryAttempt)
+            .where(DeliveryAttempt.outcome == "in_flight")
+            .values(outcome="in_doubt", finished_at=utcnow())
+            .execution_options(**{ALL_TENANTS: True}, synchronize_session=False)
+        )
+        await session.commit()
+    count = int(result.rowcount)  # type: ignore[attr-defined]
+    if count:
+        log.warning("attempts in doubt after a restart", attempts=count)
+    return count
+
+
+async def recover(sessions: async_sessionmaker[AsyncSession], queue: JobQueue) -> tuple[int, int]:
+    """Enqueue every contact with unanswered messages and every conversation with pending sends."""
+    async with sessions() as session:
+        options = {ALL_TENANTS: True}
+        inbound = (
+            await session.execute(
+                select(Message.tenant_id, Message.channel_id, Message.address)
+                .where(Message.direction == "in", Message.processed_at.is_(None))
+                .distinct(),
+                execution_options=options,
+            )
+        ).all()
+        outbound = (
+            await session.execute(
+                select(Message.tenant_id, Message.conversation_id)
+                .where(Message.direction == "out", Message.status == DeliveryStatus.pending.value)
+                .distinct(),
+                execution_options=options,
+            )
+        ).all()
+    for tenant_id, channel_id, address in inbound:
+        await queue.enqueue(Job(TURN, turn_key(channel_id, address), tenant_id))
+    for tenant_id, conversation_id in outbound:
+        if conversation_id is not None:
+            await queue.enqueue(Job(SEND, conversation_id, tenant_id))
+    if inbound or outbound:
+        log.info("recovered pending work", turns=len(inbound), sends=len(outbound))
+    return len(inbound), len(outbound)
