@@ -91,6 +91,7 @@ class Container:
         )
         self.workers: list[Worker] = []
         self._sweeper: asyncio.Task[None] | None = None
+        self._closed = False
 
     async def start_workers(
         self, *, recover_pending: bool = True, sweep_seconds: float = 15.0
@@ -140,6 +141,9 @@ class Container:
         return checks
 
     async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -152,11 +152,11 @@ class FakeGraph:
         app.router.add_post("/{version}/{phone_number_id}/messages", self._on_messages)
         app.router.add_post("/{version}/{phone_number_id}/media", self._on_media)
         app.router.add_route("*", "/{tail:.*}", self._on_other)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
         # Scripted delays wake up on stop(), so in-flight handlers end at once; the short
         # shutdown timeout only bounds a client that keeps a connection busy.
-        site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=1.0)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
         try:
             await site.start()
         except BaseException:

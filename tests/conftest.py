@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from atende.config import Environment, Settings
+from atende.devtools.fake_graph import FakeGraph
+from atende.main import Container
+from tests.support import databases
+from tests.support.app import ACCESS_TOKEN, Seeded, seed
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return databases.sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    databases.require_postgres()
+    name = f"atende_test_{os.getpid()}"
+    databases.create_pg_database(name)
+    yield name
+    databases.drop_pg_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> str:
+    """Every database-backed test runs on both engines."""
+    if request.param == "sqlite":
+        return databases.sqlite_copy(sqlite_template, tmp_path)
+    name: str = request.getfixturevalue("pg_database")
+    databases.truncate_pg(name)
+    return databases.pg_url(name)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env=Environment.test,
+        database_url=database_url,
+        var_dir=tmp_path / "var",
+        burst_window_seconds=0.0,
+        worker_concurrency=8,
+        sender_concurrency=8,
+        send_backoff_base_seconds=0.01,
+        send_backoff_max_seconds=0.05,
+        breaker_failure_threshold=3,
+        breaker_reset_seconds=0.3,
+        send_timeout_seconds=2.0,
+    )
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    fake = FakeGraph(access_token=ACCESS_TOKEN)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def container(settings: Settings) -> AsyncIterator[Container]:
+    built = Container(settings)
+    yield built
+    await built.aclose()
+
+
+@pytest.fixture
+async def seeded(container: Container, graph: FakeGraph) -> Seeded:
+    return await seed(container, graph.url)
