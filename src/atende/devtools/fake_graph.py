@@ -225,12 +225,10 @@ class FakeGraph:
 
     # -- waiting ------------------------------------------------------------------------------
 
-    # A timeout argument (ASYNC109) on purpose: tests read better with the bound in the call,
-    # and the error message names what was awaited, which a caller's asyncio.timeout can't.
     async def wait_for(
         self,
         predicate: Callable[[FakeGraph], T],
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> T:
         """Wait until ``predicate(self)`` is truthy and return its value; TimeoutError if not."""
         try:
@@ -244,7 +242,7 @@ class FakeGraph:
     async def wait_for_messages(
         self,
         n: int,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> list[Recorded]:
         """Wait until at least ``n`` message sends arrived; returns all messages so far."""
         try:

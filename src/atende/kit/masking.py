@@ -3,7 +3,7 @@
 Written by hand on purpose: log masking must be total (every string in every event, including
 tracebacks and third-party log records) and cheap, and it must over-match rather than under-match.
 A validator library (python-stdnum, validate-docbr) answers "is this a valid CPF?", which is
-the wrong question here: an *invalid* CPF typed by a customer is still personal data and must not be logged.
+the wrong question here: an *invalid* CPF typed by a customer is still personal data.
 """
 
 from __future__ import annotations

@@ -6,33 +6,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from atende.channels.text import MAX_TEXT, split_text
 from atende.channels.types import DeliveryStatus, OutboundContent, TextContent
 from atende.conversations.models import Conversation, Message
 from atende.outbox.content import message_type, preview_text, to_json
 
-#: WhatsApp's limit for one text message; longer replies become several messages, in order.
-MAX_TEXT = 4096
-
 SEND = "send"
 
-
-def split_text(body: str, limit: int = MAX_TEXT) -> list[str]:
-    """Split at paragraph, then line, then word boundaries; a single huge word is cut."""
-    if len(body) <= limit:
-        return [body]
-    parts: list[str] = []
-    rest = body
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), 0) or max(window.rfind("\n"), 0) or window.rfind(" ")
-        if cut <= 0:
-            cut = limit
-        part, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
-        if part:
-            parts.append(part)
-    if rest:
-        parts.append(rest)
-    return parts
+__all__ = ["MAX_TEXT", "SEND", "add_outbound", "split_text"]
 
 
 def add_outbound(

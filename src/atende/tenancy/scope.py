@@ -4,7 +4,7 @@ Each session carries the tenant it works for in ``session.info``. A listener add
 ``tenant_id = :tenant`` to every SELECT, UPDATE and DELETE touching a :class:`TenantScoped` entity,
 and refuses to run such a statement at all when the session has no tenant, so a repository cannot
 "forget" the filter. Cross-tenant reads exist in exactly two places (webhook routing by channel
-slug and recovery after a restart) and they opt out by name: ``execution_options(all_tenants=True)``.
+slug and recovery after a restart) and they opt out by name: ``all_tenants=True``.
 """
 
 from __future__ import annotations

@@ -652,73 +652,129 @@ MESSAGE_TYPES = [
     "text", "image", "video", "document", "sticker", "audio", "location", "contacts",
     "interactive", "button", "reaction", "order", "system", "unsupported", "poll_vote",
 ]  # fmt: skip
-FIELDS = [
-    "body", "id", "mime_type", "sha256", "caption", "filename", "animated", "voice", "latitude",
-    "longitude", "name", "address", "url", "type", "button_reply", "list_reply", "nfm_reply",
-    "title", "description", "payload", "text", "message_id", "emoji", "catalog_id",
-    "product_items", "wa_id", "new_wa_id", "user_id",
-]  # fmt: skip
-words = st.sampled_from(MESSAGE_TYPES + FIELDS + ["sent", "delivered", "read", "failed"])
-leaf = words | small_json | st.sampled_from(["5511987654321", MARIA_BSUID, "1763800000"])
-type_objects = st.dictionaries(
-    st.sampled_from(FIELDS),
-    leaf | st.dictionaries(st.sampled_from(FIELDS), leaf, max_size=3),
-    max_size=5,
+MEDIA = ["id", "mime_type", "sha256", "caption"]
+#: The fields each type's object carries; the near-valid strategy fills them plausibly.
+TYPE_FIELDS = {
+    "text": ["body"],
+    "image": MEDIA,
+    "video": MEDIA,
+    "document": [*MEDIA, "filename"],
+    "sticker": [*MEDIA, "animated"],
+    "audio": [*MEDIA, "voice"],
+    "location": ["latitude", "longitude", "name", "address", "url"],
+    "button": ["payload", "text"],
+    "reaction": ["message_id", "emoji"],
+    "order": ["catalog_id", "product_items", "text"],
+    "system": ["body", "type", "wa_id", "new_wa_id", "user_id"],
+}
+#: Without these a message of the type is malformed; they are usually present.
+REQUIRED = {
+    "text": ("body",),
+    **dict.fromkeys(["image", "video", "document", "sticker", "audio"], ("id",)),
+    "location": ("latitude", "longitude"),
+    "reaction": ("message_id",),
+}
+short_text = st.text(max_size=10)
+coordinate = st.floats(min_value=-180, max_value=180)
+PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
+    **dict.fromkeys(
+        ["body", "id", "mime_type", "sha256", "caption", "filename", "name", "address", "url"],
+        short_text,
+    ),
+    **dict.fromkeys(["payload", "text", "message_id", "emoji", "catalog_id", "type"], short_text),
+    **dict.fromkeys(["wa_id", "new_wa_id", "user_id"], short_text),
+    "animated": st.booleans(),
+    "voice": st.booleans(),
+    "latitude": coordinate,
+    "longitude": coordinate,
+    "product_items": st.lists(small_json, max_size=2),
+}
+
+
+def mostly(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Usually a plausible value, sometimes arbitrary JSON in its place."""
+    return st.sampled_from([*[True] * 7, False]).flatmap(
+        lambda plausible: strategy if plausible else small_json
+    )
+
+
+def optional_fields(
+    fields: dict[str, st.SearchStrategy[Any]], required: tuple[str, ...] = ()
+) -> st.SearchStrategy[Any]:
+    return st.fixed_dictionaries(
+        {key: mostly(fields[key]) for key in required},
+        optional={key: mostly(value) for key, value in fields.items() if key not in required},
+    )
+
+
+replies = optional_fields(
+    {"id": short_text, "title": short_text, "description": short_text}, required=("id",)
+)
+interactive_objects = st.fixed_dictionaries(
+    {"type": mostly(st.sampled_from(["button_reply", "list_reply", "nfm_reply"]))},
+    optional={"button_reply": mostly(replies), "list_reply": mostly(replies)},
 )
 
 
-def maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-    return strategy | small_json
+def type_object(kind: str) -> st.SearchStrategy[Any]:
+    if kind == "contacts":
+        return st.lists(small_json, max_size=2)
+    if kind == "interactive":
+        return interactive_objects
+    fields = TYPE_FIELDS.get(kind, ["id", "type", "body"])
+    return optional_fields({field: PLAUSIBLE[field] for field in fields}, REQUIRED.get(kind, ()))
 
 
 @st.composite
 def near_messages(draw: st.DrawFn) -> Any:
     message = draw(
         st.fixed_dictionaries(
-            {},
+            {
+                "id": mostly(st.just(WAMID_1)),
+                "from": mostly(st.sampled_from([MARIA_PHONE, JOAO_PHONE])),
+            },
             optional={
-                "from": maybe(st.sampled_from([MARIA_PHONE, JOAO_PHONE])),
-                "from_user_id": maybe(st.just(MARIA_BSUID)),
-                "id": maybe(st.just(WAMID_1)),
-                "timestamp": maybe(st.just("1763800000")),
-                "context": maybe(st.fixed_dictionaries({"id": leaf})),
+                "from_user_id": mostly(st.just(MARIA_BSUID)),
+                "timestamp": mostly(st.just("1763800000")),
+                "context": mostly(optional_fields({"id": short_text})),
                 "errors": small_json,
             },
         )
     )
-    kind = draw(maybe(st.sampled_from(MESSAGE_TYPES)))
+    kind = draw(mostly(st.sampled_from(MESSAGE_TYPES)))
     message["type"] = kind
     if isinstance(kind, str):
-        message[kind] = draw(type_objects | small_json)
+        message[kind] = draw(mostly(type_object(kind)))
     return message
 
 
 near_statuses = st.fixed_dictionaries(
-    {},
+    {
+        "id": mostly(st.just(OUT_1)),
+        "status": mostly(st.sampled_from(["sent", "delivered", "read", "failed", "deleted"])),
+    },
     optional={
-        "id": maybe(st.just(OUT_1)),
-        "status": maybe(st.sampled_from(["sent", "delivered", "read", "failed", "deleted"])),
-        "timestamp": leaf,
-        "recipient_id": leaf,
-        "recipient_user_id": leaf,
-        "errors": maybe(
+        "timestamp": mostly(st.just("1763800000")),
+        "recipient_id": mostly(st.just(MARIA_PHONE)),
+        "recipient_user_id": mostly(st.just(MARIA_BSUID)),
+        "errors": mostly(
             st.lists(
-                st.fixed_dictionaries({}, optional={"code": leaf, "title": leaf, "message": leaf})
+                optional_fields(
+                    {"code": st.integers(0, 200000), "title": short_text, "message": short_text}
+                ),
+                max_size=2,
             )
         ),
     },
 )
 near_contacts = st.lists(
-    maybe(
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "wa_id": maybe(st.just(MARIA_PHONE)),
-                "user_id": maybe(st.just(MARIA_BSUID)),
-                "profile": maybe(
-                    st.fixed_dictionaries({}, optional={"name": leaf, "username": leaf})
-                ),
-            },
+    mostly(
+        optional_fields(
+            {
+                "wa_id": st.just(MARIA_PHONE),
+                "user_id": st.just(MARIA_BSUID),
+                "profile": optional_fields({"name": short_text, "username": short_text}),
+            }
         )
     ),
     max_size=3,
@@ -730,8 +786,8 @@ near_values = st.fixed_dictionaries(
             {"phone_number_id": st.sampled_from([NUMBER_A, NUMBER_B])}
         ),
         "contacts": near_contacts,
-        "messages": st.lists(near_messages() | small_json, max_size=3),
-        "statuses": st.lists(near_statuses | small_json, max_size=2),
+        "messages": st.lists(mostly(near_messages()), max_size=3),
+        "statuses": st.lists(mostly(near_statuses), max_size=2),
     }
 )
 near_webhooks = st.fixed_dictionaries(

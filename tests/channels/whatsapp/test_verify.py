@@ -81,6 +81,10 @@ def test_that_garbage_signature_is_rejected(header: str) -> None:
     assert not verify_signature(SECRET, BODY, header)
 
 
+def test_that_unconfigured_app_secret_never_verifies() -> None:
+    assert not verify_signature("", BODY, sign("", BODY))
+
+
 def test_that_empty_body_can_still_be_verified() -> None:
     assert verify_signature(SECRET, b"", sign(SECRET, b""))
     assert not verify_signature(SECRET, b"", sign(SECRET, b" "))

@@ -22,7 +22,8 @@ def sign(app_secret: str, body: bytes) -> str:
 
 def verify_signature(app_secret: str, body: bytes, header: str | None) -> bool:
     """Whether ``header`` is Meta's signature of exactly these bytes (before any re-encoding)."""
-    if not header or not header.startswith(_PREFIX):
+    # An unset secret would make a signature anyone can compute, so it verifies nothing.
+    if not app_secret or not header or not header.startswith(_PREFIX):
         return False
     received = header[len(_PREFIX) :]
     # Rejecting a wrong length first skips the HMAC for junk; comparing decoded bytes (not the hex
