@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from atende.contacts.models import Contact, ContactIdentity
@@ -54,12 +54,15 @@ async def resolve_contact(
     known = list(
         await session.scalars(
             select(ContactIdentity).where(
-                ContactIdentity.kind.in_([k for k, _ in identities]),
-                ContactIdentity.value.in_([v for _, v in identities]),
+                or_(
+                    *(
+                        and_(ContactIdentity.kind == k, ContactIdentity.value == v)
+                        for k, v in identities
+                    )
+                )
             )
         )
     )
-    known = [i for i in known if (i.kind, i.value) in set(identities)]
     contact: Contact | None = None
     if known:
         contact = await session.get(Contact, known[0].contact_id)
@@ -76,6 +79,34 @@ async def resolve_contact(
         if (kind, value) not in have:
             session.add(ContactIdentity(contact_id=contact.id, kind=kind, value=value))
     return contact
+
+
+async def find_contact(
+    session: AsyncSession, identities: Sequence[tuple[str, str]]
+) -> Contact | None:
+    if not identities:
+        return None
+    found = await session.scalar(
+        select(ContactIdentity).where(
+            or_(
+                *(
+                    and_(ContactIdentity.kind == k, ContactIdentity.value == v)
+                    for k, v in identities
+                )
+            )
+        )
+    )
+    return await session.get(Contact, found.contact_id) if found else None
+
+
+async def find_conversation(
+    session: AsyncSession, channel_id: str, contact_id: str
+) -> Conversation | None:
+    return await session.scalar(
+        select(Conversation).where(
+            Conversation.channel_id == channel_id, Conversation.contact_id == contact_id
+        )
+    )
 
 
 async def conversation_for_update(

@@ -1,29 +1,36 @@
 """One turn of one conversation: the heart of the worker.
 
-Runs under the contact's lock (taken by the worker): load the pending messages, wait out a burst,
-resolve contact and conversation, expire the session if idle, apply the ownership state machine, ask
-the engine, and write the replies to the outbox, all in one transaction. Only after the commit is
-the sender told. A crash anywhere before the commit leaves the messages pending, so the turn runs
-again after a restart and the customer gets exactly one answer.
+Runs under the contact's lock (taken by the worker), in two phases:
+
+1. *Plan*, reading only: the pending messages (waiting out a burst), the contact, the conversation
+   and its state, the session expiry and the ownership transition; then the engine is asked, with
+   no transaction open, because an engine may take seconds (an LLM) and SQLite has one writer.
+2. *Commit*, in one transaction: contact and conversation created or locked, the messages claimed,
+   the session, owner, memory, events and outbox rows written. If the conversation changed since
+   the plan (an agent took it), the turn is planned again; if the messages were claimed by someone
+   else, nothing is written.
+
+Only after the commit is the sender told. A crash before the commit leaves the messages pending,
+so the turn runs again after a restart and the customer gets exactly one answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende.assistant.port import Engine, Handoff, Remember, Say, Turn, TurnMessage
+from atende.assistant.port import Action, Engine, Handoff, Remember, Say, Turn, TurnMessage
 from atende.channels.types import ChannelRuntime, ChannelSender
 from atende.contacts.models import IdentityKind
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
-from atende.conversations.state import Effect, Owner, Trigger, transition
+from atende.conversations.state import Effect, Owner, Transition, Trigger, transition
 from atende.kit.clock import utcnow
 from atende.kit.ids import new_id
 from atende.kit.logging import get_logger
@@ -65,6 +72,21 @@ def _identities(channel: ChannelRuntime, sender: Mapping[str, str | None]) -> li
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    pending: tuple[Message, ...]
+    identities: tuple[tuple[str, str], ...]
+    sender: Mapping[str, Any]
+    conversation: Conversation | None
+    expired: bool
+    step: Transition
+    turn: Turn | None
+
+
+class ConversationChanged(Exception):
+    """The conversation moved on between plan and commit (e.g. an agent took it over)."""
+
+
 class TurnProcessor:
     def __init__(
         self,
@@ -76,33 +98,85 @@ class TurnProcessor:
         settings: TurnSettings,
         notifier: Notifier | None = None,
     ) -> None:
-        self._notifier = notifier
         self._sessions = sessions
         self._queue = queue
         self._channels = channels
         self._engine = engine
         self._settings = settings
+        self._notifier = notifier
 
     async def handle(self, job: Job) -> None:
         channel_id, address = job.key.split("|", 1)
         channel = await self._channels.directory.by_id(channel_id)
-        async with self._sessions() as session:
-            bind_tenant(session, channel.tenant_id)
-            pending = await repo.pending_inbound(session, channel_id, address)
-            if not pending:
+        conversation_id: str | None = None
+        for _ in range(5):
+            plan = await self._plan(channel, address)
+            if plan is None:
                 return
-            hold = self._burst_hold(pending, utcnow())
-            if hold > 0:
-                await session.rollback()
-                await self._queue.enqueue(job, delay=hold)
+            if isinstance(plan, float):
+                await self._queue.enqueue(job, delay=plan)
                 return
-            conversation_id = await self._run_turn(session, channel, pending, job.correlation_id)
+            actions: Sequence[Action] = ()
+            if plan.turn is not None:
+                sender = self._channels.senders.get(channel.kind)
+                last_id = plan.pending[-1].provider_message_id
+                if sender is not None and last_id:
+                    await self._mark_read(sender, channel, last_id)
+                actions = await self._engine.reply(plan.turn)
+            try:
+                conversation_id = await self._commit(channel, plan, actions, job.correlation_id)
+            except ConversationChanged:
+                log.info("conversation changed during the turn; planning again")
+                continue
+            break
+        else:
+            raise RuntimeError("the conversation kept changing; the turn will be retried")
         if self._notifier is not None:
             await self._notifier.publish(job.key)
         if conversation_id is not None:
             await self._queue.enqueue(
                 Job(SEND, conversation_id, channel.tenant_id, job.correlation_id)
             )
+
+    # -- phase 1: plan -------------------------------------------------------------------------
+
+    async def _plan(self, channel: ChannelRuntime, address: str) -> _Plan | float | None:
+        """None: nothing to do. A float: seconds to wait for the rest of a burst."""
+        now = utcnow()
+        async with self._sessions() as session:
+            bind_tenant(session, channel.tenant_id)
+            pending = await repo.pending_inbound(session, channel.id, address)
+            if not pending:
+                return None
+            hold = self._burst_hold(pending, now)
+            if hold > 0:
+                return hold
+            sender = pending[-1].content.get("sender") or {}
+            identities = tuple(_identities(channel, sender))
+            contact = await repo.find_contact(session, identities)
+            conversation = (
+                await repo.find_conversation(session, channel.id, contact.id) if contact else None
+            )
+        expired = conversation is not None and self._is_idle(conversation, pending[0])
+        owner = Owner(conversation.owner) if conversation is not None else Owner.bot
+        step = transition(owner, Trigger.inbound)
+        turn = None
+        if Effect.answer in step.effects:
+            fresh = conversation is None or expired
+            turn = Turn(
+                tenant_id=channel.tenant_id,
+                conversation_id=conversation.id if conversation else "",
+                session_id=conversation.session_id if conversation and not expired else "",
+                channel_kind=channel.kind,
+                text="\n".join(m.text for m in pending if m.text),
+                messages=tuple(TurnMessage(m.type, m.text, m.content) for m in pending),
+                state={} if fresh or conversation is None else dict(conversation.state or {}),
+                contact_name=(contact.name if contact else None) or sender.get("name"),
+                new_session=fresh,
+                now=now,
+                interactive=channel.kind != "sandbox",
+            )
+        return _Plan(tuple(pending), identities, sender, conversation, expired, step, turn)
 
     def _burst_hold(self, pending: list[Message], now: datetime) -> float:
         """Seconds to wait for more fragments of this burst (0: answer now)."""
@@ -117,207 +191,120 @@ class TurnProcessor:
             return 0.0
         return max(0.0, min(window - quiet_for, self._settings.burst_max - held_for))
 
-    async def _run_turn(
+    def _is_idle(self, conversation: Conversation, first: Message) -> bool:
+        return first.created_at - conversation.last_activity_at > self._settings.session_timeout
+
+    # -- phase 2: commit -----------------------------------------------------------------------
+
+    async def _commit(
         self,
-        session: AsyncSession,
         channel: ChannelRuntime,
-        pending: list[Message],
+        plan: _Plan,
+        actions: Sequence[Action],
         correlation_id: str | None,
     ) -> str | None:
+        """Write the turn. Returns the conversation id when there is something to send."""
         now = utcnow()
-        last = pending[-1]
-        sender = last.content.get("sender") or {}
-        contact = await repo.resolve_contact(
-            session,
-            _identities(channel, sender),
-            name=sender.get("name"),
-            phone=f"+{sender['wa_id']}" if sender.get("wa_id") else None,
-            username=sender.get("username"),
-        )
-        conversation = await repo.conversation_for_update(session, channel.id, contact.id)
-        new_session = False
-        if conversation is None:
-            conversation = Conversation(
-                tenant_id=channel.tenant_id,
-                channel_id=channel.id,
-                contact_id=contact.id,
-                address=sender.get("wa_id") or last.address,
-                owner=Owner.bot.value,
-                session_id=new_id(),
-                session_started_at=now,
-                last_activity_at=now,
-                state={},
-            )
-            session.add(conversation)
-            await session.flush()
-            new_session = True
-            repo.append_event(
+        sender = plan.sender
+        async with self._sessions() as session:
+            bind_tenant(session, channel.tenant_id)
+            contact = await repo.resolve_contact(
                 session,
+                plan.identities,
+                name=sender.get("name"),
+                phone=f"+{sender['wa_id']}" if sender.get("wa_id") else None,
+                username=sender.get("username"),
+            )
+            conversation = await repo.conversation_for_update(session, channel.id, contact.id)
+            if not _unchanged(plan.conversation, conversation):
+                await session.rollback()
+                raise ConversationChanged
+            events = _Events(session, now, correlation_id)
+            if conversation is None:
+                conversation = Conversation(
+                    tenant_id=channel.tenant_id,
+                    channel_id=channel.id,
+                    contact_id=contact.id,
+                    address=sender.get("wa_id") or plan.pending[-1].address,
+                    owner=Owner.bot.value,
+                    session_id=new_id(),
+                    session_started_at=now,
+                    last_activity_at=now,
+                    state={},
+                )
+                session.add(conversation)
+                await session.flush()
+                events.add(conversation, "session_started", session_id=conversation.session_id)
+            elif plan.expired:
+                idle = plan.pending[0].created_at - conversation.last_activity_at
+                events.add(
+                    conversation,
+                    "session_expired",
+                    session_id=conversation.session_id,
+                    idle_minutes=round(idle.total_seconds() / 60, 1),
+                )
+                conversation.session_id = new_id()
+                conversation.session_started_at = now
+                conversation.state = {}
+                events.add(conversation, "session_started", session_id=conversation.session_id)
+            structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
+            ids = [m.id for m in plan.pending]
+            if not await repo.claim_inbound(session, ids, conversation.id, now):
+                await session.rollback()
+                log.info("turn already taken by another worker")
+                return None
+            conversation.last_inbound_at = max(
+                (m.provider_timestamp or m.created_at for m in plan.pending), default=now
+            )
+            conversation.last_activity_at = now
+            events.add(
                 conversation,
-                "session_started",
-                {"session_id": conversation.session_id},
-                now=now,
-                correlation_id=correlation_id,
+                "messages_received",
+                message_ids=ids,
+                types=[m.type for m in plan.pending],
             )
-        else:
-            new_session = self._expire_if_idle(
-                session, conversation, pending[0], now, correlation_id
-            )
-
-        structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
-        if not await repo.claim_inbound(session, [m.id for m in pending], conversation.id, now):
-            await session.rollback()
-            log.info("turn already taken by another worker")
-            return None
-        conversation.last_inbound_at = max(
-            (m.provider_timestamp or m.created_at for m in pending), default=now
-        )
-        conversation.last_activity_at = now
-        repo.append_event(
-            session,
-            conversation,
-            "messages_received",
-            {"message_ids": [m.id for m in pending], "types": [m.type for m in pending]},
-            now=now,
-            correlation_id=correlation_id,
-        )
-        step = transition(conversation.owner, Trigger.inbound)
-        if step.owner != conversation.owner:
-            self._change_owner(session, conversation, step.owner, "inbound", now, correlation_id)
-        replied = False
-        if Effect.answer in step.effects:
-            sender_port = self._channels.senders.get(channel.kind)
-            if sender_port is not None and last.provider_message_id:
-                await self._mark_read(sender_port, channel, last.provider_message_id)
-            replied = await self._answer(
-                session,
-                channel,
-                conversation,
-                contact.name,
-                pending,
-                new_session,
-                now,
-                correlation_id,
-            )
-        else:
-            repo.append_event(
-                session,
-                conversation,
-                "bot_silent",
-                {"owner": conversation.owner},
-                now=now,
-                correlation_id=correlation_id,
-            )
-        await session.commit()
-        log.info("turn done", messages=len(pending), owner=conversation.owner, replied=replied)
-        return conversation.id if replied else None
-
-    def _expire_if_idle(
-        self,
-        session: AsyncSession,
-        conversation: Conversation,
-        first: Message,
-        now: datetime,
-        correlation_id: str | None,
-    ) -> bool:
-        idle = first.created_at - conversation.last_activity_at
-        if idle <= self._settings.session_timeout:
-            return False
-        repo.append_event(
-            session,
-            conversation,
-            "session_expired",
-            {
-                "session_id": conversation.session_id,
-                "idle_minutes": round(idle.total_seconds() / 60, 1),
-            },
-            now=now,
-            correlation_id=correlation_id,
-        )
-        conversation.session_id = new_id()
-        conversation.session_started_at = now
-        conversation.state = {}
-        repo.append_event(
-            session,
-            conversation,
-            "session_started",
-            {"session_id": conversation.session_id},
-            now=now,
-            correlation_id=correlation_id,
-        )
-        return True
+            if plan.step.owner != conversation.owner:
+                events.owner(conversation, plan.step.owner, "inbound")
+            said = self._apply(session, conversation, actions, events)
+            if plan.turn is None:
+                events.add(conversation, "bot_silent", owner=conversation.owner)
+            else:
+                await session.flush()
+                events.add(
+                    conversation,
+                    "engine_replied",
+                    engine=self._engine.name,
+                    actions=[type(a).__name__.lower() for a in actions],
+                    outbound_ids=[row.id for row in said],
+                )
+            await session.commit()
+        log.info("turn done", messages=len(ids), owner=conversation.owner, replies=len(said))
+        return conversation.id if said else None
 
     @staticmethod
-    def _change_owner(
+    def _apply(
         session: AsyncSession,
         conversation: Conversation,
-        owner: Owner,
-        reason: str,
-        now: datetime,
-        correlation_id: str | None,
-    ) -> None:
-        repo.append_event(
-            session,
-            conversation,
-            "owner_changed",
-            {"from": conversation.owner, "to": owner.value, "reason": reason},
-            now=now,
-            correlation_id=correlation_id,
-        )
-        conversation.owner = owner.value
-
-    async def _answer(
-        self,
-        session: AsyncSession,
-        channel: ChannelRuntime,
-        conversation: Conversation,
-        contact_name: str | None,
-        pending: list[Message],
-        new_session: bool,
-        now: datetime,
-        correlation_id: str | None,
-    ) -> bool:
-        turn = Turn(
-            tenant_id=conversation.tenant_id,
-            conversation_id=conversation.id,
-            session_id=conversation.session_id,
-            channel_kind=channel.kind,
-            text="\n".join(m.text for m in pending if m.text),
-            messages=tuple(TurnMessage(m.type, m.text, m.content) for m in pending),
-            state=dict(conversation.state or {}),
-            contact_name=contact_name,
-            new_session=new_session,
-            now=now,
-            interactive=channel.kind != "sandbox",
-        )
-        actions = await self._engine.reply(turn)
-        said: list[int] = []
-        kinds: list[str] = []
+        actions: Sequence[Action],
+        events: _Events,
+    ) -> list[Message]:
+        said: list[Message] = []
         for action in actions:
-            kinds.append(type(action).__name__.lower())
             if isinstance(action, Say):
-                rows = add_outbound(
-                    session, conversation, action.content, now=now, correlation_id=correlation_id
+                said += add_outbound(
+                    session,
+                    conversation,
+                    action.content,
+                    now=events.now,
+                    correlation_id=events.correlation_id,
                 )
-                await session.flush()
-                said.extend(r.id for r in rows)
             elif isinstance(action, Handoff):
                 step = transition(conversation.owner, Trigger.handoff)
                 if step.owner != conversation.owner:
-                    self._change_owner(
-                        session, conversation, step.owner, action.reason, now, correlation_id
-                    )
+                    events.owner(conversation, step.owner, action.reason)
             elif isinstance(action, Remember):
                 conversation.state = dict(action.state)
-        repo.append_event(
-            session,
-            conversation,
-            "engine_replied",
-            {"engine": self._engine.name, "actions": kinds, "outbound_ids": said},
-            now=now,
-            correlation_id=correlation_id,
-        )
-        return bool(said)
+        return said
 
     @staticmethod
     async def _mark_read(sender: ChannelSender, channel: ChannelRuntime, message_id: str) -> None:
@@ -325,5 +312,44 @@ class TurnProcessor:
         try:
             async with asyncio.timeout(2.0):
                 await sender.mark_read(channel, message_id, typing=True)
-        except Exception as exc:
+        except Exception as exc:  # any failure here is harmless
             log.info("mark-as-read failed", error=type(exc).__name__)
+
+
+def _unchanged(planned: Conversation | None, current: Conversation | None) -> bool:
+    if planned is None or current is None:
+        return planned is None and current is None
+    return (planned.owner, planned.session_id, planned.updated_at) == (
+        current.owner,
+        current.session_id,
+        current.updated_at,
+    )
+
+
+@dataclass(slots=True)
+class _Events:
+    """Appends to a conversation's event log within the turn's transaction."""
+
+    session: AsyncSession
+    now: datetime
+    correlation_id: str | None
+
+    def add(self, conversation: Conversation, type_: str, **data: Any) -> None:
+        repo.append_event(
+            self.session,
+            conversation,
+            type_,
+            data,
+            now=self.now,
+            correlation_id=self.correlation_id,
+        )
+
+    def owner(self, conversation: Conversation, owner: Owner, reason: str) -> None:
+        self.add(
+            conversation,
+            "owner_changed",
+            to=owner.value,
+            reason=reason,
+            **{"from": conversation.owner},
+        )
+        conversation.owner = owner.value
