@@ -28,9 +28,7 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """Every database-backed test runs on both engines."""
     if request.param == "sqlite":
         return databases.sqlite_copy(sqlite_template, tmp_path)

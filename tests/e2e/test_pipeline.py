@@ -92,7 +92,8 @@ async def test_that_one_contact_is_answered_in_order_while_others_proceed(
         await post(client, "5511900000001", text)
     await post(client, "5511900000002", "b1: oi")
     sent = await graph.wait_for_messages(1)
-    assert sent[0].json is not None and sent[0].json["to"] == "5511900000002"
+    assert sent[0].json is not None
+    assert sent[0].json["to"] == "5511900000002"
     echo.gates["a1"].set()
     await until(container, lambda: idle(container))
     to_a = [m.json["text"]["body"] for m in graph.messages if m.json and m.json["to"].endswith("1")]

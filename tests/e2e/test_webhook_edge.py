@@ -27,7 +27,11 @@ async def client(container: Container, seeded: Seeded) -> AsyncIterator[httpx.As
 
 
 async def test_that_the_handshake_echoes_the_challenge(client: httpx.AsyncClient) -> None:
-    params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"}
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
     response = await client.get(PATH, params=params)
     assert response.status_code == 200
     assert response.text == "1158201444"

@@ -32,5 +32,6 @@ async def test_that_a_signed_greeting_is_answered_at_the_graph_api(
     assert message.json["type"] == "text"
     assert message.json["text"]["body"].startswith("Olá, Maria!")
     # The customer saw "read" and a typing indicator before the reply.
-    assert graph.reads and graph.reads[0].json is not None
+    assert graph.reads
+    assert graph.reads[0].json is not None
     assert graph.reads[0].json["typing_indicator"] == {"type": "text"}

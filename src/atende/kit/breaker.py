@@ -40,6 +40,8 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._state = BreakerState.closed
         self._trial_running = False
+        #: How many times this breaker opened (for metrics and tests).
+        self.opened_count = 0
 
     @property
     def state(self) -> BreakerState:
@@ -75,6 +77,8 @@ class CircuitBreaker:
         self._failures += 1
         if self._state is BreakerState.half_open or self._failures >= self._threshold:
             self._opened_at = self._clock()
+            if self._state is not BreakerState.open:
+                self.opened_count += 1
             self._set(BreakerState.open)
 
     def _set(self, state: BreakerState) -> None:

@@ -9,12 +9,15 @@ slug and recovery after a restart) and they opt out by name: ``all_tenants=True`
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, String, event
+from sqlalchemy import ForeignKey, String, Table, event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column, with_loader_criteria
+from sqlalchemy.sql import ClauseElement, visitors
 
+from atende.kit.db import Base
 from atende.kit.errors import TenantScopeError
 
 TENANT_KEY = "tenant_id"
@@ -32,8 +35,26 @@ def bind_tenant(session: AsyncSession, tenant_id: str) -> AsyncSession:
     return session
 
 
+@functools.cache
+def _scoped_tables() -> frozenset[str]:
+    # Computed on first use, when every model module has been imported.
+    return frozenset(
+        mapper.local_table.name  # type: ignore[attr-defined]
+        for mapper in Base.registry.mappers
+        if issubclass(mapper.class_, TenantScoped)
+    )
+
+
 def _touches_tenant_data(state: ORMExecuteState) -> bool:
-    return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+    if any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers):
+        return True
+    # Entities that appear only in FROM (``select(func.count()).select_from(Contact)``) are not
+    # in ``all_mappers``: look at the tables the statement reads.
+    scoped = _scoped_tables()
+    return any(
+        isinstance(element, Table) and element.name in scoped
+        for element in visitors.iterate(cast(ClauseElement, state.statement))
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")
