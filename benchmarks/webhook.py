@@ -47,6 +47,8 @@ BIN = Path(sys.executable).parent
 CHANNEL = "demo-whatsapp"
 WEBHOOK_PATH = f"/webhooks/whatsapp/{CHANNEL}"
 PHONE_NUMBER_ID = "100000000000001"
+#: The message of the smoke test, outside the range of ids the load uses.
+SMOKE_INDEX = 99_000_000
 
 # Targets agreed for the webhook (see docs/benchmarks.md).
 TARGET_RPS = 2_000
@@ -67,7 +69,8 @@ _TEXT = (
     "conseguem verificar com a transportadora o que aconteceu? Se não for possível entregar até "
     "lá, gostaria de saber se dá para retirar em alguma loja física aqui em Campinas, ou então "
     "cancelar só o liquidificador e manter o resto. Também queria confirmar o endereço: Rua das "
-    "Palmeiras, {number}, apartamento 56, bloco B, Cambuí, CEP 13025-000. Obrigada desde já!"
+    "Palmeiras, {number}, apartamento 56, bloco B, Cambuí, CEP 13025-000. Meu nome no cadastro é "
+    "o mesmo deste WhatsApp, e prefiro receber as respostas por aqui mesmo. Obrigada desde já!"
 )
 _NAMES = ("Maria Silva", "João Pereira", "Ana Souza", "Carlos Oliveira", "Fernanda Lima")
 
@@ -84,12 +87,16 @@ def wa_id(customer: int, *, base: int = 70_000_000) -> str:
     return f"55119{base + customer:08d}"
 
 
+def message_id(index: int) -> str:
+    return f"wamid.HBgNNTUxMTk4NzY1NDMyMRUCABIYFjNFQjA{index:012d}"
+
+
 def webhook_body(index: int, sender: str, *, timestamp: int) -> bytes:
     """One inbound text message, shaped like Meta's deliveries (see tests/support/payloads.py)."""
     name = _NAMES[index % len(_NAMES)]
     message = {
         "from": sender,
-        "id": f"wamid.HBgNNTUxMTk4NzY1NDMyMRUCABIYFjNFQjA{index:012d}",
+        "id": message_id(index),
         "timestamp": str(timestamp),
         "type": "text",
         "text": {"body": _TEXT.format(order=f"BR-{4_810_000 + index}", number=100 + index % 900)},
@@ -97,13 +104,17 @@ def webhook_body(index: int, sender: str, *, timestamp: int) -> bytes:
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": "551140028922", "phone_number_id": PHONE_NUMBER_ID},
-        "contacts": [{"profile": {"name": name}, "wa_id": sender, "user_id": f"BR.{sender[-10:]}77"}],
+        "contacts": [
+            {"profile": {"name": name}, "wa_id": sender, "user_id": f"BR.{sender[-10:]}77"}
+        ],
         "messages": [message],
     }
     return orjson.dumps(
         {
             "object": "whatsapp_business_account",
-            "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}],
+            "entry": [
+                {"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}
+            ],
         }
     )
 
@@ -298,12 +309,26 @@ class Server:
             finally:
                 connection.close()
             time.sleep(0.1)
-        raise BenchError(f"{self.name} was not ready within {timeout:.0f} s ({last}):\n{self.tail()}")
+        raise BenchError(
+            f"{self.name} was not ready within {timeout:.0f} s ({last}):\n{self.tail()}"
+        )
 
     def tail(self, lines: int = 20) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         return ""
+
+    def last_error(self) -> str:
+        """The last log record, readable: production logs are JSON with the traceback inside."""
+        lines = self.tail(1)
+        try:
+            record = json.loads(lines)
+        except ValueError:
+            return lines
+        if not isinstance(record, dict):
+            return lines
+        exception = str(record.get("exception", "")).strip().splitlines()
+        return "\n".join([str(record.get("event", "")).strip(), *exception[-3:]])
 
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid)
@@ -327,6 +352,55 @@ def running(server: Server, ready_path: str | None) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+class WebhookClient:
+    """Signed webhook POSTs over one keep-alive connection, reopened after a failure."""
+
+    def __init__(self, port: int, app_secret: str) -> None:
+        self._port = port
+        self._app_secret = app_secret
+        self._connection: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes) -> int:
+        """The HTTP status, or 0 when the connection failed."""
+        if self._connection is None:
+            self._connection = http.client.HTTPConnection("127.0.0.1", self._port, timeout=10)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": sign(self._app_secret, body),
+        }
+        try:
+            self._connection.request("POST", WEBHOOK_PATH, body=body, headers=headers)
+            response = self._connection.getresponse()
+            response.read()
+        except (OSError, http.client.HTTPException):
+            self.close()
+            return 0
+        if response.will_close:
+            self.close()
+        return response.status
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def smoke_test(server: Server, app_secret: str) -> None:
+    """One webhook before the load: a broken server fails here, clearly, not as 10 s of errors."""
+    client = WebhookClient(server.port, app_secret)
+    try:
+        body = webhook_body(SMOKE_INDEX, wa_id(0, base=90_000_000), timestamp=int(time.time()))
+        status = client.post(body)
+    finally:
+        client.close()
+    if status != 200:
+        raise BenchError(
+            f"{server.name}: a signed webhook was answered "
+            f"{'with no response' if status == 0 else f'HTTP {status}'}, expected 200; "
+            f"its log ({server.log}) ends with:\n{server.last_error()}"
+        )
 
 
 # --- Throughput -----------------------------------------------------------------------------
@@ -403,10 +477,12 @@ def run_wrk(
 
 
 def count_inbound(db: Path) -> tuple[int, int]:
-    """(stored, answered) inbound messages in an Atende database."""
+    """(stored, answered) inbound messages of the load in an Atende database."""
     with contextlib.closing(sqlite3.connect(db)) as connection:
         row = connection.execute(
-            "SELECT count(*), count(processed_at) FROM messages WHERE direction = 'in'"
+            "SELECT count(*), count(processed_at) FROM messages "
+            "WHERE direction = 'in' AND provider_message_id != ?",
+            (message_id(SMOKE_INDEX),),
         ).fetchone()
     return int(row[0]), int(row[1])
 
@@ -442,6 +518,7 @@ def measure_throughput(
         command += ["--db", str(db), "--app-secret", app_secret]
     server = Server(target.label, command, server_env, work / f"{target.key}-{run}.log")
     with running(server, target.ready_path):
+        smoke_test(server, app_secret)
         replies_before = fake.counts()[0]
         cpu_before, (busy_before, total_before) = server.cpu(), machine_ticks()
         wrk = run_wrk(server.port, requests_prefix, args, work / f"{target.key}-{run}.wrk.txt")
@@ -519,7 +596,7 @@ def measure_latency(
     ack_ms: list[float] = []
     failed = 0
     with running(server, "/readyz"):
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        client = WebhookClient(server.port, app_secret)
         try:
             begin = time.monotonic()
             for i, customer in enumerate(customers):
@@ -528,21 +605,13 @@ def measure_latency(
                 delay = begin + i / args.latency_rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                body = webhook_body(10_000_000 + i, customer, timestamp=now)
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Hub-Signature-256": sign(app_secret, body),
-                }
-                t0 = time.time()
-                connection.request("POST", WEBHOOK_PATH, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                ack_ms.append((time.time() - t0) * 1000)
-                if response.status != 200:
+                started[customer] = time.time()
+                status = client.post(webhook_body(10_000_000 + i, customer, timestamp=now))
+                ack_ms.append((time.time() - started[customer]) * 1000)
+                if status != 200:
                     failed += 1
-                started[customer] = t0
         finally:
-            connection.close()
+            client.close()
         replied = fake.wait_replies(customers, timeout=30)
     measured = customers[warmup:]
     answer_ms = [(replied[c] - started[c]) * 1000 for c in measured if c in replied]
@@ -572,6 +641,7 @@ def machine() -> dict[str, str]:
         if pretty:
             os_name = f"{pretty.group(1)} (Linux {platform.release()})"
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    wrk_version = next(iter((wrk.stdout + wrk.stderr).splitlines()), "wrk ?").strip()
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
         capture_output=True,
@@ -590,7 +660,7 @@ def machine() -> dict[str, str]:
         "ram": f"{int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "unknown",
         "os": os_name,
         "python": platform.python_version(),
-        "wrk": (wrk.stdout + wrk.stderr).splitlines()[0].strip() if wrk.returncode in (0, 1) else "?",
+        "wrk": wrk_version,
         "atende": atende.__version__,
         "commit": (commit or "unknown") + (" with uncommitted changes in src/" if dirty else ""),
     }
@@ -625,9 +695,9 @@ def render(
         "",
         "## Method",
         "",
-        f"- **Load**: `wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency` with "
-        "`benchmarks/webhook.lua`, on the same machine as the server (wrk competes for the "
-        f"same {info['cores']} cores). {args.runs} runs per server, interleaved; each figure is "
+        f"- **Load**: `wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency` "
+        "with `benchmarks/webhook.lua`, on the same machine as the server (wrk competes for the "
+        f"same {info['cores']} cores). {args.runs} run(s) per server, interleaved; each figure is "
         "the median of the runs. Each run starts a fresh server on a fresh copy of the database.",
         f"- **Requests**: `POST {WEBHOOK_PATH}`, a WhatsApp text message as Meta delivers it "
         f"({body_size:,.0f} bytes of JSON on average, a long customer message), signed with "
@@ -662,7 +732,7 @@ def render(
         share = result.median("rps") / bare_rps if bare else math.nan
         lines.append(
             f"| {result.target.label} | {result.median('rps'):,.0f} | "
-            f"{'—' if result.target.key == 'bare' else f'{share:.0%}'} | "
+            f"{f'{share:.0%}' if bare and result is not bare else '—'} | "
             f"{result.median('p50_ms'):.1f} ms | {result.median('p90_ms'):.1f} ms | "
             f"{result.median('p99_ms'):.1f} ms | {result.median('server_cpu_us'):.0f} µs | "
             f"{result.median('machine_busy'):.0%} | {result.errors} |"
@@ -684,7 +754,11 @@ def render(
         )
     for result in results:
         for i, run in enumerate(result.runs, 1):
-            if run.stored is not None and run.stored != run.requests:
+            # wrk stops counting at the deadline while up to one request per connection is
+            # still in flight: the server may store those too.
+            if run.stored is not None and not (
+                run.requests <= run.stored <= run.requests + args.connections
+            ):
                 notes.append(
                     f"{result.target.label}, run {i}: wrk counted {run.requests:,} answered "
                     f"requests, the database holds {run.stored:,} inbound messages"
@@ -800,9 +874,7 @@ def setup_database(env: dict[str, str]) -> None:
             cwd=ROOT,
         )
         if completed.returncode != 0:
-            raise BenchError(
-                f"atende {command[0]} failed:\n{completed.stdout}\n{completed.stderr}"
-            )
+            raise BenchError(f"atende {command[0]} failed:\n{completed.stdout}\n{completed.stderr}")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -838,7 +910,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if shutil.which("wrk") is None:
-        print("wrk is not installed (apt-get install wrk); `make bench` installs it", file=sys.stderr)
+        print(
+            "wrk is not installed (apt-get install wrk); `make bench` installs it", file=sys.stderr
+        )
         return 2
     atende_bin = str(BIN / "atende")
     if not Path(atende_bin).exists():

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+import atende.models  # noqa: F401 - registers every table before the first query
 from atende.assistant.offline import OfflineEngine
 from atende.assistant.port import Engine
 from atende.channels.directory import ChannelDirectory
