@@ -141,16 +141,6 @@ def test_that_a_threshold_of_one_opens_on_the_first_failure(clock: FakeClock) ->
     assert not breaker.allow()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: kit/breaker.py allow() sets _trial_running in half-open and only success()/"
-        "failure() clear it; a trial that never reports (OutboxSender._deliver returns early "
-        "when _start_attempt() finds the row claimed, or raises on a database error) keeps the "
-        "breaker refusing forever while retry_in() says 0, so the sender re-enqueues every "
-        "0.05 s and the channel never sends again in this process"
-    ),
-)
 def test_that_an_abandoned_half_open_trial_does_not_block_the_breaker_forever(
     clock: FakeClock,
 ) -> None:

@@ -117,14 +117,6 @@ def test_that_timestamps_short_numbers_hex_ids_and_words_are_left_alone(text: st
     assert mask_text(text) == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: _phone() in kit/masking.py returns the whole match unchanged when it starts "
-        "like a date, but _PHONE's character class also spans the spaces/dashes/parentheses "
-        "after the date, so a phone written after a date is logged in clear"
-    ),
-)
 @pytest.mark.parametrize(
     ("text", "phone"),
     [
@@ -140,13 +132,6 @@ def test_that_a_phone_written_right_after_a_date_is_still_masked(text: str, phon
     assert "2026-11-22" in masked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: kit/masking.py _PHONE matches the '11.123456' (seconds.microseconds) of an ISO "
-        "timestamp ending in +00:00, as datetime.isoformat() writes it, and masks it as a phone"
-    ),
-)
 def test_that_an_iso_timestamp_with_microseconds_and_offset_is_left_alone() -> None:
     text = "2026-11-22T02:52:11.123456+00:00"
 

@@ -203,12 +203,17 @@ async def test_that_different_keys_are_held_concurrently() -> None:
 
 async def test_that_a_lock_entry_is_dropped_when_its_holder_raises() -> None:
     locks = MemoryLocks()
+    held_inside: list[int] = []
 
-    with pytest.raises(RuntimeError, match="handler broke"):
+    async def broken_handler() -> None:
         async with locks.lock("conv-1"):
-            assert locks.held() == 1
+            held_inside.append(locks.held())
             raise RuntimeError("handler broke")
 
+    with pytest.raises(RuntimeError, match="handler broke"):
+        await broken_handler()
+
+    assert held_inside == [1]
     assert locks.held() == 0
     async with asyncio.timeout(1), locks.lock("conv-1"):  # and the key is usable again
         assert locks.held() == 1

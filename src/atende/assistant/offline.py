@@ -19,7 +19,7 @@ _GREETING = re.compile(
 )
 _HUMAN = re.compile(
     r"\b(atendente|humano|human[ao]|pessoa|alguem|gente de verdade|operador|"
-    r"falar com (um|uma|o|a|alguem)|transfer\w*|suporte humano)\b"
+    r"falar com (um|uma|o|a|alguem)|transfer(e|ir|a)\b|suporte humano)\b"
 )
 
 GREETING = "Olá{name}! 👋 Sou a assistente virtual. Como posso ajudar?"

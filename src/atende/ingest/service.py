@@ -22,12 +22,14 @@ from atende.channels.types import (
     ChannelRuntime,
     DeliveryStatus,
     InboundMessage,
+    OtherEvent,
     StatusUpdate,
     WebhookBatch,
 )
 from atende.conversations.models import Message
 from atende.kit.clock import utcnow
 from atende.kit.db import insert_ignoring_conflicts
+from atende.kit.jsonsafe import storable
 from atende.kit.logging import get_logger
 from atende.queue.port import Job, JobQueue
 from atende.tenancy.scope import bind_tenant
@@ -67,16 +69,38 @@ def _message_row(
         "channel_id": channel.id,
         "direction": "in",
         "type": message.type.value,
-        "text": message.text,
-        "content": content,
-        "provider_message_id": message.provider_message_id,
-        "address": sender.address,
+        "text": storable(message.text),
+        "content": storable(content),
+        "provider_message_id": storable(message.provider_message_id),
+        "address": storable(sender.address),
         "provider_timestamp": message.timestamp,
         "created_at": now,
         "status": "received",
         "attempts": 0,
         "correlation_id": correlation_id,
     }
+
+
+#: Column sizes of ``messages``: an id beyond them is not a real provider id.
+MAX_PROVIDER_ID = 255
+MAX_ADDRESS = 160
+
+
+def _within_column_limits(batch: WebhookBatch) -> WebhookBatch:
+    """Messages whose ids cannot be stored as ids are kept as provider events instead."""
+    fits = [
+        m
+        for m in batch.messages
+        if len(m.provider_message_id) <= MAX_PROVIDER_ID and len(m.sender.address) <= MAX_ADDRESS
+    ]
+    if len(fits) == len(batch.messages):
+        return batch
+    odd = [
+        OtherEvent("oversized_identifier", {"provider_type": m.provider_type, "type": m.type})
+        for m in batch.messages
+        if m not in fits
+    ]
+    return WebhookBatch(tuple(fits), batch.statuses, (*batch.others, *odd))
 
 
 class IngestService:
@@ -88,6 +112,7 @@ class IngestService:
         self, channel: ChannelRuntime, batch: WebhookBatch, *, correlation_id: str | None
     ) -> IngestResult:
         now = utcnow()
+        batch = _within_column_limits(batch)
         new_addresses: list[str] = []
         applied = 0
         async with self._sessions() as session:
@@ -109,8 +134,8 @@ class IngestService:
                         {
                             "tenant_id": channel.tenant_id,
                             "channel_id": channel.id,
-                            "kind": other.kind,
-                            "payload": dict(other.payload),
+                            "kind": storable(other.kind)[:64],
+                            "payload": storable(dict(other.payload)),
                             "created_at": now,
                         }
                         for other in batch.others
@@ -143,13 +168,13 @@ class IngestService:
             "status_at": status.timestamp or now,
         }
         if status.status is DeliveryStatus.failed:
-            values["error_code"] = status.error_code
-            values["error_title"] = status.error_title
+            values["error_code"] = storable(status.error_code)
+            values["error_title"] = storable(status.error_title)
         result = await session.execute(
             update(Message)
             .where(
                 Message.channel_id == channel.id,
-                Message.provider_message_id == status.provider_message_id,
+                Message.provider_message_id == storable(status.provider_message_id),
                 Message.direction == "out",
                 current_rank < rank,
             )

@@ -40,6 +40,7 @@ class CircuitBreaker:
         self._opened_at = 0.0
         self._state = BreakerState.closed
         self._trial_running = False
+        self._trial_started = 0.0
         #: How many times this breaker opened (for metrics and tests).
         self.opened_count = 0
 
@@ -60,11 +61,18 @@ class CircuitBreaker:
         state = self.state
         if state is BreakerState.closed:
             return True
-        if state is BreakerState.half_open and not self._trial_running:
+        # A trial whose outcome never came back (its caller crashed) must not block forever.
+        abandoned = self._trial_running and self._clock() - self._trial_started >= self._reset
+        if state is BreakerState.half_open and (not self._trial_running or abandoned):
             self._trial_running = True
+            self._trial_started = self._clock()
             self._set(BreakerState.half_open)
             return True
         return False
+
+    def release(self) -> None:
+        """The call allowed by :meth:`allow` did not happen after all: no outcome to record."""
+        self._trial_running = False
 
     def success(self) -> None:
         self._failures = 0

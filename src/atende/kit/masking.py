@@ -20,7 +20,10 @@ _CNPJ = re.compile(
 _CPF = re.compile(r"(?<![\w])\d{3}\.?\d{3}\.?\d{3}-?\d{2}(?![\w])")
 # Anything that looks like a phone number: 8+ digits with the usual separators, optional +/().
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d\s().\-]{6,}\d(?![\w])")
-_DATE_LIKE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# ISO dates and datetimes are left alone (and never glued to a following phone number).
+_ISO_DATETIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?!\d)"
+)
 _DIGITS = re.compile(r"\D")
 
 
@@ -41,8 +44,6 @@ def _cnpj(match: re.Match[str]) -> str:
 
 def _phone(match: re.Match[str]) -> str:
     text = match.group(0)
-    if _DATE_LIKE.match(text):
-        return text
     digits = _DIGITS.sub("", text)
     if len(digits) < 8:
         return text
@@ -51,6 +52,19 @@ def _phone(match: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     if not any(ch.isdigit() for ch in text) and "@" not in text:
+        return text
+    pieces: list[str] = []
+    start = 0
+    for date in _ISO_DATETIME.finditer(text):
+        pieces.append(_mask_piece(text[start : date.start()]))
+        pieces.append(date.group(0))
+        start = date.end()
+    pieces.append(_mask_piece(text[start:]))
+    return "".join(pieces)
+
+
+def _mask_piece(text: str) -> str:
+    if not text:
         return text
     text = _EMAIL.sub("[email]", text)
     text = _CNPJ.sub(_cnpj, text)

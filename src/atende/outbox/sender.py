@@ -52,11 +52,15 @@ class SendSettings:
     breaker_reset: float = 30.0
 
 
+#: A generator of our own, so jitter neither depends on nor disturbs the global random state.
+_jitter = random.Random()  # noqa: S311 - jitter, not cryptography
+
+
 def backoff(attempt: int, settings: SendSettings, retry_after: float | None = None) -> float:
     """Full-jitter exponential backoff (AWS architecture blog's 'full jitter'), never shorter than
     what the provider asked for with Retry-After."""
     ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** max(0, attempt - 1))
-    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+    delay = _jitter.uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
 
 
@@ -146,8 +150,13 @@ class OutboxSender:
         if not breaker.allow():
             await self._queue.enqueue(job, delay=max(breaker.retry_in(), 0.05))
             return False
-        attempt_id = await self._start_attempt(job.tenant_id, row)
+        try:
+            attempt_id = await self._start_attempt(job.tenant_id, row)
+        except BaseException:
+            breaker.release()
+            raise
         if attempt_id is None:
+            breaker.release()
             return False
         try:
             result = await sender.send(channel, recipient_for(row.address), content)
