@@ -16,7 +16,10 @@ BIN = Path(sys.executable).parent
 
 STEPS: list[tuple[str, list[str]]] = [
     ("ruff lint", [str(BIN / "ruff"), "check", "src", "tests", "benchmarks", "scripts"]),
-    ("ruff format", [str(BIN / "ruff"), "format", "--check", "src", "tests", "benchmarks", "scripts"]),
+    (
+        "ruff format",
+        [str(BIN / "ruff"), "format", "--check", "src", "tests", "benchmarks", "scripts"],
+    ),
     ("mypy strict", [str(BIN / "mypy")]),
     ("import boundaries", [str(BIN / "lint-imports")]),
     (
