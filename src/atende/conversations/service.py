@@ -157,6 +157,8 @@ class TurnProcessor:
             conversation = (
                 await repo.find_conversation(session, channel.id, contact.id) if contact else None
             )
+        if conversation is not None:
+            structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
         expired = conversation is not None and self._is_idle(conversation, pending[0])
         owner = Owner(conversation.owner) if conversation is not None else Owner.bot
         step = transition(owner, Trigger.inbound)

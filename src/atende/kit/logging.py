@@ -17,6 +17,12 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 from atende.kit.masking import mask_text, mask_value
 
 
+def drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    # uvicorn adds an ANSI-coloured copy of its message; it is noise in JSON and files.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def mask_processor(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     return {key: mask_value(value) for key, value in event_dict.items()}
 
@@ -40,6 +46,7 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
         structlog.processors.format_exc_info,
+        drop_color_message,
         mask_processor,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

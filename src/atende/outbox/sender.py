@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -119,8 +120,11 @@ class OutboxSender:
         if not rows:
             return
         channel = await self._directory.by_id(conversation.channel_id)
+        structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
         try:
             for row in rows:
+                if row.correlation_id:
+                    structlog.contextvars.bind_contextvars(correlation_id=row.correlation_id)
                 if not await self._deliver(job, channel, conversation, row):
                     return  # the rest waits behind this one, to keep the order
         finally:

@@ -56,8 +56,13 @@ class Worker:
             job = delivery.job
             self.busy += 1
             try:
+                # conversation_id is bound by handlers once known; listing it here resets it
+                # when the job ends, so it never leaks into the next job's lines.
                 with structlog.contextvars.bound_contextvars(
-                    correlation_id=job.correlation_id, tenant_id=job.tenant_id, job=job.kind
+                    correlation_id=job.correlation_id,
+                    tenant_id=job.tenant_id,
+                    job=job.kind,
+                    conversation_id=None,
                 ):
                     async with self._locks.lock(f"{job.kind}:{job.key}"):
                         await self._handler(job)
