@@ -745,6 +745,11 @@ def render(
         )
     lines += [
         "",
+        "Each column is the median over the runs. *server CPU / req*: user + system CPU time of "
+        "the server process during the load, divided by the requests wrk saw answered (for role "
+        "all it includes the worker and the sender). *machine busy*: both cores, wrk and the "
+        "fake Graph API included. *errors*: non-2xx answers plus socket errors and timeouts.",
+        "",
         "Per run (req/s; p99):",
         "",
     ]
@@ -827,10 +832,16 @@ def interpretation(results: list[Throughput], latency: LatencyResult | None) -> 
                 "includes the worker and sender answering messages in the same process."
             )
         if api:
+            ratio = (
+                f" ({api.median('server_cpu_us') / bare.median('server_cpu_us'):.1f} times the "
+                "baseline's)"
+                if bare
+                else ""
+            )
             out.append(
                 f"- The webhook alone (role api) does {api.median('rps'):,.0f} req/s at "
-                f"{api.median('server_cpu_us'):.0f} µs of CPU per request: the difference with "
-                "role all is what answering the customers costs the same process."
+                f"{api.median('server_cpu_us'):.0f} µs of CPU per request{ratio}: the difference "
+                "with role all is what answering the customers costs the same process."
             )
     if latency is not None:
         p50 = percentile(latency.answer_ms, 50)

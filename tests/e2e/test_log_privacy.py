@@ -102,3 +102,23 @@ async def test_that_logs_of_whole_conversations_hold_no_personal_data(
         orjson.loads(line)  # every line is JSON in this mode
     assert "job failed; retrying" in output  # the exploding engine was logged, masked
     assert secrets_in(output) == []
+
+
+async def test_that_the_correlation_id_travels_from_webhook_to_sender(
+    container: Container, graph: FakeGraph, captured: io.StringIO
+) -> None:
+    await seed(container, graph.url)
+    raw = body(webhook([text_message(CUSTOMERS[0], "oi")]))
+    headers = {**signed(raw), "X-Request-ID": "trace-7f3a"}
+    async with running(container) as url, httpx.AsyncClient(base_url=url) as client:
+        response = await client.post(
+            "/webhooks/whatsapp/acme-whatsapp", content=raw, headers=headers
+        )
+        assert response.status_code == 200
+        await until(container, lambda: idle(container))
+    events = [orjson.loads(line) for line in captured.getvalue().splitlines() if line.strip()]
+    by_event = {e["event"]: e for e in events if e.get("correlation_id") == "trace-7f3a"}
+    assert {"turn done", "message sent"} <= set(by_event)
+    conversation = by_event["turn done"]["conversation_id"]
+    assert conversation
+    assert by_event["message sent"]["conversation_id"] == conversation
