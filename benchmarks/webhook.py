@@ -683,6 +683,7 @@ def render(
     body_size: float,
     results: list[Throughput],
     latency: LatencyResult | None,
+    refused_by_fake: int,
 ) -> str:
     by_key = {result.target.key: result for result in results}
     bare = by_key.get("bare")
@@ -787,6 +788,11 @@ def render(
             "window of the same customer is answered together with the others).",
             "",
         ]
+    if refused_by_fake:
+        notes.append(
+            f"the fake Graph API refused {refused_by_fake:,} requests from Atende (invalid "
+            "payloads): a bug, see the server logs with `--keep`"
+        )
     if notes:
         lines += ["Notes:", "", *[f"- {note}" for note in notes], ""]
     if latency is not None:
@@ -1018,6 +1024,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             body_size=body_size,
             results=results,
             latency=latency,
+            refused_by_fake=fake.counts()[2],
         )
         print()
         print(report)

@@ -119,15 +119,26 @@ class Container:
         for worker in self.workers:
             worker.start()
         if recover_pending:
-            await mark_in_doubt(self.sessions)
-            await recover(self.sessions, self.queue)
-            self._sweeper = asyncio.create_task(self._sweep(sweep_seconds), name="sweeper")
+            try:
+                await mark_in_doubt(self.sessions)
+                await recover(self.sessions, self.queue)
+                recovered = True
+            except Exception:
+                # The database may come up after us: stay alive (not ready) and keep trying.
+                log.exception("start-up recovery failed; will retry")
+                recovered = False
+            self._sweeper = asyncio.create_task(
+                self._sweep(sweep_seconds, recovered=recovered), name="sweeper"
+            )
 
-    async def _sweep(self, every: float) -> None:
+    async def _sweep(self, every: float, *, recovered: bool) -> None:
         while True:
             await asyncio.sleep(every)
             try:
+                if not recovered:
+                    await mark_in_doubt(self.sessions)
                 await recover(self.sessions, self.queue)
+                recovered = True
             except Exception:
                 log.exception("recovery sweep failed")
 
