@@ -17,6 +17,7 @@ import math
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -264,11 +265,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs, to tell whether the cores were saturated."""
+def machine_busy_seconds() -> float:
+    """CPU seconds all processes of the machine have used since boot (from /proc/stat)."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    # user nice system idle iowait irq softirq steal (guest time is already in user).
+    busy = sum(values[:8]) - values[3] - values[4]
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> tuple[float, float]:
+    """(this process: the fake Graph API's thread mostly; reaped children: wrk)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 class Server:
@@ -429,7 +438,11 @@ class RunResult:
     socket_errors: int
     wrapped: int
     server_cpu_us: float
-    machine_busy: float
+    #: Cores' worth of CPU the server used during the load.
+    server_cores: float
+    #: Cores' worth of CPU used by everything else on the machine (not the server, wrk or the
+    #: fake Graph API): other people's work on a shared machine, which skews the figures.
+    other_cores: float
     replies: int = 0
     stored: int | None = None
     answered: int | None = None
@@ -525,9 +538,14 @@ def measure_throughput(
     with running(server, target.ready_path):
         smoke_test(server, app_secret)
         replies_before = fake.counts()[0]
-        cpu_before, (busy_before, total_before) = server.cpu(), machine_ticks()
+        # Only wrk is reaped during the load, so the children's CPU delta is wrk's.
+        wall, server_cpu, machine = time.monotonic(), server.cpu(), machine_busy_seconds()
+        own, children = own_cpu_seconds()
         wrk = run_wrk(server.port, requests_prefix, args, work / f"{target.key}-{run}.wrk.txt")
-        cpu_after, (busy_after, total_after) = server.cpu(), machine_ticks()
+        wall, server_cpu = time.monotonic() - wall, server.cpu() - server_cpu
+        machine = machine_busy_seconds() - machine
+        own_after, children_after = own_cpu_seconds()
+        ours = server_cpu + (own_after - own) + (children_after - children)
         replies = fake.counts()[0] - replies_before
     latency = wrk["latency_us"]
     errors = wrk["errors"]
@@ -541,8 +559,9 @@ def measure_throughput(
         non_2xx=max(int(errors["status"]), wrk["non_2xx_printed"]),
         socket_errors=int(errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]),
         wrapped=int(wrk["wrapped"]),
-        server_cpu_us=(cpu_after - cpu_before) / max(requests, 1) * 1e6,
-        machine_busy=(busy_after - busy_before) / max(total_after - total_before, 1),
+        server_cpu_us=server_cpu / max(requests, 1) * 1e6,
+        server_cores=server_cpu / wall,
+        other_cores=max(0.0, machine - ours) / wall,
         replies=replies,
     )
     if target.atende:
@@ -731,9 +750,9 @@ def render(
         "",
         "## Throughput",
         "",
-        "| server | req/s | % of bare | p50 | p90 | p99 | server CPU / req | machine busy "
-        "| errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server | req/s | % of bare | p50 | p90 | p99 | server CPU / req | server cores "
+        "| other load | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         share = result.median("rps") / bare_rps if bare else math.nan
@@ -742,14 +761,18 @@ def render(
             f"{f'{share:.0%}' if bare and result is not bare else '—'} | "
             f"{result.median('p50_ms'):.1f} ms | {result.median('p90_ms'):.1f} ms | "
             f"{result.median('p99_ms'):.1f} ms | {result.median('server_cpu_us'):.0f} µs | "
-            f"{result.median('machine_busy'):.0%} | {result.errors} |"
+            f"{result.median('server_cores'):.2f} | {result.median('other_cores'):.2f} | "
+            f"{result.errors} |"
         )
     lines += [
         "",
         "Each column is the median over the runs. *server CPU / req*: user + system CPU time of "
         "the server process during the load, divided by the requests wrk saw answered (for role "
-        "all it includes the worker and the sender). *machine busy*: both cores, wrk and the "
-        "fake Graph API included. *errors*: non-2xx answers plus socket errors and timeouts.",
+        "all it includes the worker and the sender). *server cores*: the same CPU time divided "
+        "by the duration (1.00 = one core fully used). *other load*: cores' worth of CPU used "
+        "on the machine by anything but the server, wrk and the fake Graph API (other work on a "
+        "shared machine; high values make the run less trustworthy). *errors*: non-2xx answers "
+        "plus socket errors and timeouts.",
         "",
         "Per run (req/s; p99):",
         "",
@@ -849,6 +872,14 @@ def interpretation(results: list[Throughput], latency: LatencyResult | None) -> 
                 f"{api.median('server_cpu_us'):.0f} µs of CPU per request{ratio}: the difference "
                 "with role all is what answering the customers costs the same process."
             )
+    saturated = [r.target.label for r in results if r.median("server_cores") >= 0.9]
+    if saturated:
+        who = "every server" if len(saturated) == len(results) else "; ".join(saturated)
+        out.append(
+            f"- Under load, {who} used a full core: CPU-bound (one Python process uses one core "
+            "at most), so req/s is about 1 / (CPU per request) and only less CPU per request "
+            "raises it."
+        )
     if latency is not None:
         p50 = percentile(latency.answer_ms, 50)
         out.append(
@@ -1042,6 +1073,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BenchError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     finally:
         fake.stop()
         if args.keep:
