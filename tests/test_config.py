@@ -40,8 +40,18 @@ def test_that_unprefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) 
 
     settings = Settings()
 
-    assert settings.worker_concurrency == 64
+    assert settings.worker_concurrency is None
+    assert settings.turn_concurrency == 4  # the SQLite default
     assert settings.database_url == "sqlite+aiosqlite:///./var/atende.db"
+
+
+def test_that_concurrency_defaults_follow_the_database() -> None:
+    sqlite = Settings(database_url="sqlite:///x.db")
+    postgres = Settings(database_url="postgresql://db/atende")
+    chosen = Settings(database_url="sqlite:///x.db", worker_concurrency=9, sender_concurrency=3)
+    assert (sqlite.turn_concurrency, sqlite.send_concurrency) == (4, 4)
+    assert (postgres.turn_concurrency, postgres.send_concurrency) == (64, 64)
+    assert (chosen.turn_concurrency, chosen.send_concurrency) == (9, 3)
 
 
 def test_that_defaults_are_an_embedded_development_setup() -> None:

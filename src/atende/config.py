@@ -44,8 +44,11 @@ class Settings(BaseSettings):
     burst_max_seconds: float = Field(default=6.0, ge=0.0, le=30.0)
     session_timeout_minutes: float = Field(default=30.0, gt=0)
 
-    worker_concurrency: int = Field(default=64, ge=1, le=2048)
-    sender_concurrency: int = Field(default=64, ge=1, le=2048)
+    #: Concurrent turns and deliveries per process. Unset: 64 on PostgreSQL; 4 on SQLite, whose
+    #: single connection serialises the work anyway, so more workers only crowd the event loop
+    #: and slow the webhook down (measured: same turns per second at 4, 16 and 64).
+    worker_concurrency: int | None = Field(default=None, ge=1, le=2048)
+    sender_concurrency: int | None = Field(default=None, ge=1, le=2048)
     #: Delivery attempts before an outbound message is marked failed.
     send_max_attempts: int = Field(default=6, ge=1, le=50)
     send_backoff_base_seconds: float = Field(default=0.5, gt=0)
@@ -80,6 +83,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def turn_concurrency(self) -> int:
+        return self.worker_concurrency or (4 if self.is_sqlite else 64)
+
+    @property
+    def send_concurrency(self) -> int:
+        return self.sender_concurrency or (4 if self.is_sqlite else 64)
 
     @property
     def llm_enabled(self) -> bool:

@@ -106,14 +106,14 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.turns.handle,
-                concurrency=self.settings.worker_concurrency,
+                concurrency=self.settings.turn_concurrency,
             ),
             Worker(
                 kind=SEND,
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.outbox.handle,
-                concurrency=self.settings.sender_concurrency,
+                concurrency=self.settings.send_concurrency,
             ),
         ]
         for worker in self.workers:
@@ -160,6 +160,7 @@ class Container:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
+        await self.ingest.close()
         for worker in self.workers:
             await worker.stop()
         await self.queue.close()

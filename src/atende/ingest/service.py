@@ -9,6 +9,8 @@ there yet.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +51,21 @@ class IngestResult:
     new_messages: int
     duplicates: int
     statuses_applied: int
+
+
+def _other_rows(
+    channel: ChannelRuntime, batch: WebhookBatch, now: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "tenant_id": channel.tenant_id,
+            "channel_id": channel.id,
+            "kind": storable(other.kind)[:64],
+            "payload": storable(dict(other.payload)),
+            "created_at": now,
+        }
+        for other in batch.others
+    ]
 
 
 def _message_row(
@@ -103,58 +120,147 @@ def _within_column_limits(batch: WebhookBatch) -> WebhookBatch:
     return WebhookBatch(tuple(fits), batch.statuses, (*batch.others, *odd))
 
 
+@dataclass(slots=True)
+class _Request:
+    channel: ChannelRuntime
+    batch: WebhookBatch
+    correlation_id: str | None
+    done: asyncio.Future[IngestResult]
+
+
 class IngestService:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: JobQueue) -> None:
+    """Records webhook batches with *group commit*: concurrent requests share one transaction.
+
+    Each webhook awaits the commit that covers its rows, so a 200 still means "durably stored";
+    but N concurrent webhooks cost one transaction instead of N. Batches form naturally: while one
+    commit is in progress, the next requests queue up behind it (no timer, no added latency when
+    idle). On SQLite this also keeps webhook writes from contending for the single write lock.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        queue: JobQueue,
+        *,
+        max_batch: int = 256,
+    ) -> None:
         self._sessions = sessions
         self._queue = queue
+        self._max_batch = max_batch
+        self._waiting: list[_Request] = []
+        self._wakeup: asyncio.Event | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(
         self, channel: ChannelRuntime, batch: WebhookBatch, *, correlation_id: str | None
     ) -> IngestResult:
+        loop = asyncio.get_running_loop()
+        request = _Request(
+            channel, _within_column_limits(batch), correlation_id, loop.create_future()
+        )
+        self._waiting.append(request)
+        if self._writer is None or self._writer.done():
+            self._wakeup = asyncio.Event()
+            self._writer = asyncio.create_task(self._write_forever(), name="ingest-writer")
+        assert self._wakeup is not None
+        self._wakeup.set()
+        return await request.done
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+        for request in self._waiting:
+            if not request.done.done():
+                request.done.set_exception(RuntimeError("ingest is shutting down"))
+        self._waiting = []
+
+    async def _write_forever(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._waiting:
+                group = self._waiting[: self._max_batch]
+                del self._waiting[: self._max_batch]
+                await self._write_group(group)
+
+    async def _write_group(self, group: list[_Request]) -> None:
+        try:
+            results = await self._commit(group)
+        except Exception:
+            if len(group) == 1:
+                log.exception("webhook batch could not be stored")
+                group[0].done.set_exception(RuntimeError("could not store the webhook"))
+                return
+            # One bad request must not fail its neighbours: store them one by one.
+            for request in group:
+                await self._write_group([request])
+            return
+        for request, (result, jobs) in zip(group, results, strict=True):
+            for job in jobs:
+                await self._queue.enqueue(job)
+            if not request.done.done():
+                request.done.set_result(result)
+
+    async def _commit(self, group: list[_Request]) -> list[tuple[IngestResult, list[Job]]]:
         now = utcnow()
-        batch = _within_column_limits(batch)
-        new_addresses: list[str] = []
-        applied = 0
+        rows = [
+            _message_row(request.channel, message, request.correlation_id, now)
+            for request in group
+            for message in request.batch.messages
+        ]
+        others = [
+            row for request in group for row in _other_rows(request.channel, request.batch, now)
+        ]
+        new: set[tuple[str, str | None]] = set()
+        applied: list[int] = []
         async with self._sessions() as session:
-            bind_tenant(session, channel.tenant_id)
-            if batch.messages:
-                rows = [_message_row(channel, m, correlation_id, now) for m in batch.messages]
+            if rows:
+                # One INSERT for the whole group (rows carry their own tenant_id; an INSERT reads
+                # nothing, so it needs no scope). RETURNING names the rows that were new.
                 dialect = session.get_bind().dialect.name
-                stmt = insert_ignoring_conflicts(
+                insert_new = insert_ignoring_conflicts(
                     dialect, Message, ["channel_id", "provider_message_id"]
-                ).returning(Message.address)
-                result = await session.execute(stmt, rows)
-                new_addresses = list(result.scalars())
-            for status in batch.statuses:
-                applied += await self._apply_status(session, channel, status, now)
-            if batch.others:
-                await session.execute(
-                    insert(ProviderEvent),
-                    [
-                        {
-                            "tenant_id": channel.tenant_id,
-                            "channel_id": channel.id,
-                            "kind": storable(other.kind)[:64],
-                            "payload": storable(dict(other.payload)),
-                            "created_at": now,
-                        }
-                        for other in batch.others
-                    ],
-                )
+                ).returning(Message.channel_id, Message.provider_message_id)
+                new = {(r[0], r[1]) for r in (await session.execute(insert_new, rows)).all()}
+            for request in group:
+                count = 0
+                if request.batch.statuses:
+                    # Statuses read and change existing rows: scoped to the request's tenant.
+                    bind_tenant(session, request.channel.tenant_id)
+                    for status in request.batch.statuses:
+                        count += await self._apply_status(session, request.channel, status, now)
+                applied.append(count)
+            if others:
+                await session.execute(insert(ProviderEvent), others)
             await session.commit()
-        for address in dict.fromkeys(new_addresses):
-            await self._queue.enqueue(
+        out: list[tuple[IngestResult, list[Job]]] = []
+        for request, count in zip(group, applied, strict=True):
+            channel, messages = request.channel, request.batch.messages
+            fresh = []
+            for message in messages:
+                key = (channel.id, storable(message.provider_message_id))
+                if key in new:
+                    new.discard(key)  # a second copy in the same group is a duplicate
+                    fresh.append(message)
+            jobs = [
                 Job(
                     kind=TURN,
                     key=turn_key(channel.id, address),
                     tenant_id=channel.tenant_id,
-                    correlation_id=correlation_id,
+                    correlation_id=request.correlation_id,
                 )
-            )
-        duplicates = len(batch.messages) - len(new_addresses)
-        if duplicates:
-            log.info("redelivered messages ignored", duplicates=duplicates, channel=channel.slug)
-        return IngestResult(len(new_addresses), duplicates, applied)
+                for address in dict.fromkeys(m.sender.address for m in fresh)
+            ]
+            duplicates = len(messages) - len(fresh)
+            if duplicates:
+                log.info(
+                    "redelivered messages ignored", duplicates=duplicates, channel=channel.slug
+                )
+            out.append((IngestResult(len(fresh), duplicates, count), jobs))
+        return out
 
     @staticmethod
     async def _apply_status(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:57:12.380143
+Create Date: 2026-11-22 03:39:08.268996
 """
 
 from collections.abc import Sequence
@@ -60,9 +60,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_channels")),
         sa.UniqueConstraint("slug", name=op.f("uq_channels_slug")),
     )
-    with op.batch_alter_table("channels", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_channels_tenant_id"), ["tenant_id"], unique=False)
-
     op.create_table(
         "contacts",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -76,9 +73,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
     )
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_contacts_tenant_id"), ["tenant_id"], unique=False)
-
     op.create_table(
         "contact_identities",
         sa.Column("id", sa.String(length=32), nullable=False),
@@ -104,9 +98,6 @@ def upgrade() -> None:
     with op.batch_alter_table("contact_identities", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_contact_identities_contact_id"), ["contact_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_contact_identities_tenant_id"), ["tenant_id"], unique=False
         )
 
     op.create_table(
@@ -146,7 +137,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_conversations_contact_id"), ["contact_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_conversations_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "provider_events",
@@ -176,9 +166,6 @@ def upgrade() -> None:
     with op.batch_alter_table("provider_events", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_provider_events_channel_id"), ["channel_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_provider_events_tenant_id"), ["tenant_id"], unique=False
         )
 
     op.create_table(
@@ -212,9 +199,6 @@ def upgrade() -> None:
     with op.batch_alter_table("conversation_events", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_conversation_events_conversation_id"), ["conversation_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_conversation_events_tenant_id"), ["tenant_id"], unique=False
         )
 
     op.create_table(
@@ -274,7 +258,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_messages_pending", ["channel_id", "address", "processed_at"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_messages_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "delivery_attempts",
@@ -307,51 +290,36 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_delivery_attempts_message_id"), ["message_id"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_delivery_attempts_tenant_id"), ["tenant_id"], unique=False
-        )
 
 
 def downgrade() -> None:
 
     with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_delivery_attempts_tenant_id"))
         batch_op.drop_index(batch_op.f("ix_delivery_attempts_message_id"))
 
     op.drop_table("delivery_attempts")
     with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_messages_tenant_id"))
         batch_op.drop_index("ix_messages_pending")
         batch_op.drop_index("ix_messages_outbox")
         batch_op.drop_index(batch_op.f("ix_messages_conversation_id"))
 
     op.drop_table("messages")
     with op.batch_alter_table("conversation_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_conversation_events_tenant_id"))
         batch_op.drop_index(batch_op.f("ix_conversation_events_conversation_id"))
 
     op.drop_table("conversation_events")
     with op.batch_alter_table("provider_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_provider_events_tenant_id"))
         batch_op.drop_index(batch_op.f("ix_provider_events_channel_id"))
 
     op.drop_table("provider_events")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_conversations_tenant_id"))
         batch_op.drop_index(batch_op.f("ix_conversations_contact_id"))
 
     op.drop_table("conversations")
     with op.batch_alter_table("contact_identities", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_contact_identities_tenant_id"))
         batch_op.drop_index(batch_op.f("ix_contact_identities_contact_id"))
 
     op.drop_table("contact_identities")
-    with op.batch_alter_table("contacts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_contacts_tenant_id"))
-
     op.drop_table("contacts")
-    with op.batch_alter_table("channels", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_channels_tenant_id"))
-
     op.drop_table("channels")
     op.drop_table("tenants")
