@@ -68,6 +68,22 @@ def _other_rows(
     ]
 
 
+def _status_event(channel: ChannelRuntime, status: StatusUpdate, now: datetime) -> dict[str, Any]:
+    return {
+        "tenant_id": channel.tenant_id,
+        "channel_id": channel.id,
+        "kind": "status_not_applied",
+        "payload": storable(
+            {
+                "id": status.provider_message_id,
+                "status": status.status.value,
+                "error_code": status.error_code,
+            }
+        ),
+        "created_at": now,
+    }
+
+
 def _message_row(
     channel: ChannelRuntime, message: InboundMessage, correlation_id: str | None, now: datetime
 ) -> dict[str, Any]:
@@ -231,7 +247,12 @@ class IngestService:
                     # Statuses read and change existing rows: scoped to the request's tenant.
                     bind_tenant(session, request.channel.tenant_id)
                     for status in request.batch.statuses:
-                        count += await self._apply_status(session, request.channel, status, now)
+                        moved = await self._apply_status(session, request.channel, status, now)
+                        count += moved
+                        if not moved:
+                            # Stale (already further on), or about a message we do not know
+                            # (sent by another tool, or racing our own commit): kept as an event.
+                            others.append(_status_event(request.channel, status, now))
                 applied.append(count)
             if others:
                 await session.execute(insert(ProviderEvent), others)

@@ -857,3 +857,41 @@ def test_that_near_valid_webhooks_account_for_every_message_and_status(
     for _, batch in result:
         for message in batch.messages:
             assert message.sender.address
+
+
+def test_that_unknown_fields_of_a_known_type_are_kept_as_extra() -> None:
+    payload = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "1",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "metadata": {"phone_number_id": "123"},
+                            "contacts": [{"wa_id": "5511987654321"}],
+                            "messages": [
+                                {
+                                    "from": "5511987654321",
+                                    "id": "wamid.extra1",
+                                    "timestamp": "1767225600",
+                                    "type": "text",
+                                    "text": {"body": "vi o anúncio"},
+                                    "referral": {"source_type": "ad", "source_id": "987"},
+                                    "context": {"forwarded": True},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+    [(_, batch)] = parse_webhook(payload)
+    (message,) = batch.messages
+    assert message.text == "vi o anúncio"
+    assert message.content["extra"] == {
+        "referral": {"source_type": "ad", "source_id": "987"},
+        "context": {"forwarded": True},
+    }

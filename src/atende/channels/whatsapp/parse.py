@@ -275,6 +275,10 @@ def _sender(phone: str | None, bsuid: str | None, contacts: Mapping[str, Any]) -
     )
 
 
+#: Message keys every type has, and that the normalised message already carries.
+_ENVELOPE = frozenset({"from", "from_user_id", "id", "timestamp", "type", "context"})
+
+
 def _message(raw: object, contacts: Mapping[str, Any]) -> InboundMessage | OtherEvent:
     if not isinstance(raw, dict):
         return OtherEvent("malformed_message", {"value": raw})
@@ -288,6 +292,14 @@ def _message(raw: object, contacts: Mapping[str, Any]) -> InboundMessage | Other
         return OtherEvent("malformed_message", raw)
     kind, text, content = parsed
     context = raw.get("context")
+    if kind is not MessageType.unsupported:
+        # Fields we do not interpret yet (a click-to-WhatsApp ad's referral, "forwarded" in the
+        # context, message-level errors…) are kept, not dropped.
+        extra = {k: v for k, v in raw.items() if k not in _ENVELOPE and k != provider_type}
+        if isinstance(context, dict) and context.keys() - {"id", "from"}:
+            extra["context"] = context
+        if extra:
+            content = {**content, "extra": extra}
     return InboundMessage(
         provider_message_id=message_id,
         sender=_sender(phone, bsuid, contacts),
