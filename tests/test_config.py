@@ -41,7 +41,7 @@ def test_that_unprefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) 
     settings = Settings()
 
     assert settings.worker_concurrency is None
-    assert settings.turn_concurrency == 4  # the SQLite default
+    assert settings.turn_concurrency == 1  # the SQLite default with the offline engine
     assert settings.database_url == "sqlite+aiosqlite:///./var/atende.db"
 
 
@@ -49,7 +49,11 @@ def test_that_concurrency_defaults_follow_the_database() -> None:
     sqlite = Settings(database_url="sqlite:///x.db")
     postgres = Settings(database_url="postgresql://db/atende")
     chosen = Settings(database_url="sqlite:///x.db", worker_concurrency=9, sender_concurrency=3)
-    assert (sqlite.turn_concurrency, sqlite.send_concurrency) == (4, 4)
+    with_llm = Settings(
+        database_url="sqlite:///x.db", llm_base_url="http://llm.local/v1", llm_model="m"
+    )
+    assert (sqlite.turn_concurrency, sqlite.send_concurrency) == (1, 16)
+    assert with_llm.turn_concurrency == 64
     assert (postgres.turn_concurrency, postgres.send_concurrency) == (64, 64)
     assert (chosen.turn_concurrency, chosen.send_concurrency) == (9, 3)
 

@@ -44,9 +44,7 @@ class Settings(BaseSettings):
     burst_max_seconds: float = Field(default=6.0, ge=0.0, le=30.0)
     session_timeout_minutes: float = Field(default=30.0, gt=0)
 
-    #: Concurrent turns and deliveries per process. Unset: 64 on PostgreSQL; 4 on SQLite, whose
-    #: single connection serialises the work anyway, so more workers only crowd the event loop
-    #: and slow the webhook down (measured: same turns per second at 4, 16 and 64).
+    #: Concurrent turns and deliveries per process; unset: see turn_concurrency/send_concurrency.
     worker_concurrency: int | None = Field(default=None, ge=1, le=2048)
     sender_concurrency: int | None = Field(default=None, ge=1, le=2048)
     #: Delivery attempts before an outbound message is marked failed.
@@ -86,11 +84,18 @@ class Settings(BaseSettings):
 
     @property
     def turn_concurrency(self) -> int:
-        return self.worker_concurrency or (4 if self.is_sqlite else 64)
+        # With the offline engine a turn is pure CPU and database work, which SQLite's single
+        # connection serialises anyway: one turn at a time answers as fast as more would, and
+        # leaves the event loop to the webhooks (measured in docs/benchmarks.md). An LLM turn
+        # mostly waits on the network, so it gets many.
+        if self.worker_concurrency:
+            return self.worker_concurrency
+        return 1 if self.is_sqlite and not self.llm_enabled else 64
 
     @property
     def send_concurrency(self) -> int:
-        return self.sender_concurrency or (4 if self.is_sqlite else 64)
+        # Sends wait on the provider's HTTP answer (hundreds of ms at Meta): keep many in flight.
+        return self.sender_concurrency or (16 if self.is_sqlite else 64)
 
     @property
     def llm_enabled(self) -> bool:

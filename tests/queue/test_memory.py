@@ -247,3 +247,27 @@ async def test_that_a_cancelled_waiter_does_not_leak_its_lock_entry() -> None:
         await held
 
     assert locks.held() == 0
+
+
+async def test_that_a_later_delayed_job_is_coalesced_into_an_earlier_one() -> None:
+    queue = MemoryQueue()
+    job = Job(kind="turn", key="c1", tenant_id="t")
+    await queue.enqueue(job, delay=0.01)
+    await queue.enqueue(job, delay=30.0)  # later than the one already scheduled: dropped
+    received = await asyncio.wait_for(queue.receive("turn"), timeout=5)
+    assert received.job == job
+    assert queue.depth("turn") == 0
+    await queue.close()
+
+
+async def test_that_an_immediate_job_replaces_a_later_scheduled_one() -> None:
+    queue = MemoryQueue()
+    job = Job(kind="send", key="c1", tenant_id="t")
+    await queue.enqueue(job, delay=30.0)
+    await queue.enqueue(job)  # due now: runs now, and the 30 s timer is cancelled
+    received = await asyncio.wait_for(queue.receive("send"), timeout=1)
+    assert received.job == job
+    await queue.enqueue(job, delay=0.01)  # the old timer no longer blocks a new schedule
+    again = await asyncio.wait_for(queue.receive("send"), timeout=5)
+    assert again.job == job
+    await queue.close()

@@ -26,30 +26,37 @@ class MemoryDelivery:
 
 
 class MemoryQueue:
-    """One FIFO per job kind. A job whose (kind, key) is already waiting is coalesced into it:
-    the handler reads all of the key's pending work anyway."""
+    """One FIFO per job kind. A job is coalesced into one for the same (kind, key) that is already
+    waiting or scheduled to run no later: the handler reads all of the key's pending work anyway.
+    (Without this, a customer typing fast would schedule one delayed burst check per fragment.)"""
 
     def __init__(self) -> None:
         self._queues: defaultdict[str, asyncio.Queue[Job]] = defaultdict(asyncio.Queue)
         self._waiting: set[tuple[str, str]] = set()
-        self._timers: set[asyncio.TimerHandle] = set()
+        self._scheduled: dict[tuple[str, str], tuple[float, asyncio.TimerHandle]] = {}
         self._closed = False
 
     async def enqueue(self, job: Job, *, delay: float = 0.0) -> None:
-        if self._closed:
+        marker = (job.kind, job.key)
+        if self._closed or marker in self._waiting:
             return
-        if delay > 0:
-            loop = asyncio.get_running_loop()
-            handle: asyncio.TimerHandle
-
-            def fire() -> None:
-                self._timers.discard(handle)
-                self._put(job)
-
-            handle = loop.call_later(delay, fire)
-            self._timers.add(handle)
+        loop = asyncio.get_running_loop()
+        due = loop.time() + max(0.0, delay)
+        earlier = self._scheduled.get(marker)
+        if earlier is not None:
+            if earlier[0] <= due:
+                return
+            earlier[1].cancel()
+            del self._scheduled[marker]
+        if delay <= 0:
+            self._put(job)
             return
-        self._put(job)
+
+        def fire() -> None:
+            self._scheduled.pop(marker, None)
+            self._put(job)
+
+        self._scheduled[marker] = (due, loop.call_at(due, fire))
 
     def _put(self, job: Job) -> None:
         marker = (job.kind, job.key)
@@ -71,9 +78,9 @@ class MemoryQueue:
 
     async def close(self) -> None:
         self._closed = True
-        for handle in self._timers:
+        for _, handle in self._scheduled.values():
             handle.cancel()
-        self._timers.clear()
+        self._scheduled.clear()
 
 
 class MemoryLocks:
