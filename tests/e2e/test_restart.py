@@ -11,7 +11,6 @@ import httpx
 from sqlalchemy import func, select
 
 from atende.channels.whatsapp.verify import sign
-from atende.conversations.models import Message
 from atende.devtools.fake_graph import FakeGraph
 from atende.kit.db import create_engine, session_factory
 from atende.outbox.models import DeliveryAttempt
@@ -19,37 +18,28 @@ from atende.tenancy.scope import ALL_TENANTS
 from tests.support.app import PHONE_NUMBER_ID
 from tests.support.payloads import body, text_message, webhook
 from tests.support.process import Server, env_for, free_port, run
+from tests.support.waiting import pending_work
 
 CUSTOMERS = 160
 KILL_AFTER = 60
 
 
 async def _pending(database_url: str) -> tuple[int, int, int]:
+    """Unanswered, unsent, and attempts left in doubt by the killed process."""
     engine = create_engine(database_url)
     try:
-        async with session_factory(engine)() as session:
-            options = {ALL_TENANTS: True}
-            unanswered = await session.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(Message.direction == "in", Message.processed_at.is_(None)),
-                execution_options=options,
-            )
-            unsent = await session.scalar(
-                select(func.count())
-                .select_from(Message)
-                .where(Message.direction == "out", Message.status == "pending"),
-                execution_options=options,
-            )
+        sessions = session_factory(engine)
+        unanswered, unsent = await pending_work(sessions)
+        async with sessions() as session:
             in_doubt = await session.scalar(
                 select(func.count())
                 .select_from(DeliveryAttempt)
                 .where(DeliveryAttempt.outcome == "in_doubt"),
-                execution_options=options,
+                execution_options={ALL_TENANTS: True},
             )
     finally:
         await engine.dispose()
-    return int(unanswered or 0), int(unsent or 0), int(in_doubt or 0)
+    return unanswered, unsent, int(in_doubt or 0)
 
 
 async def test_that_a_killed_server_loses_and_duplicates_nothing(

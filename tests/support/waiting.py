@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.conversations.models import Message
 from atende.main import Container
@@ -36,9 +37,9 @@ async def count_messages(container: Container, **where: Any) -> int:
         return int(await session.scalar(stmt, execution_options={ALL_TENANTS: True}) or 0)
 
 
-async def idle(container: Container) -> bool:
-    """Nothing left to answer and nothing left to send."""
-    async with container.sessions() as session:
+async def pending_work(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, int]:
+    """(inbound messages not yet answered, outbound messages not yet sent)."""
+    async with sessions() as session:
         options = {ALL_TENANTS: True}
         unanswered = await session.scalar(
             select(func.count())
@@ -52,7 +53,12 @@ async def idle(container: Container) -> bool:
             .where(Message.direction == "out", Message.status == "pending"),
             execution_options=options,
         )
-    return not unanswered and not unsent
+    return int(unanswered or 0), int(unsent or 0)
+
+
+async def idle(container: Container) -> bool:
+    """Nothing left to answer and nothing left to send."""
+    return await pending_work(container.sessions) == (0, 0)
 
 
 async def all_messages(container: Container) -> list[Message]:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select, update
@@ -63,6 +64,16 @@ def backoff(attempt: int, settings: SendSettings, retry_after: float | None = No
     ceiling = min(settings.backoff_max, settings.backoff_base * 2 ** max(0, attempt - 1))
     delay = _jitter.uniform(ceiling / 2, ceiling)
     return max(delay, retry_after or 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How an attempt ended: sent, retry, failed or refused, with the provider's answer."""
+
+    name: str
+    http_status: int | None = None
+    code: str | None = None
+    detail: str | None = None
 
 
 def recipient_for(address: str) -> Recipient:
@@ -142,13 +153,17 @@ class OutboxSender:
         content = from_json(row.content)
         reason = refusal(channel.kind, content, conversation.last_inbound_at, now)
         if reason is not None:
-            await self._finish(job, row, DeliveryStatus.refused, "refused", None, reason, None)
+            await self._finish(
+                job, row, DeliveryStatus.refused, _Outcome("refused", detail=reason), None
+            )
             log.warning("send refused", message_id=row.id, reason=reason)
             return True
         sender = self._senders.get(channel.kind)
         if sender is None:
             reason = f"no sender for channel kind {channel.kind}"
-            await self._finish(job, row, DeliveryStatus.failed, "failed", None, reason, None)
+            await self._finish(
+                job, row, DeliveryStatus.failed, _Outcome("failed", detail=reason), None
+            )
             return True
         breaker = self.breaker(channel.id)
         if not breaker.allow():
@@ -173,25 +188,19 @@ class OutboxSender:
         except ValueError as error:  # payload limits: a bug in what we built, never retried
             breaker.success()
             await self._finish(
-                job, row, DeliveryStatus.failed, "failed", None, str(error), attempt_id
+                job, row, DeliveryStatus.failed, _Outcome("failed", detail=str(error)), attempt_id
             )
             return True
         breaker.success()
-        async with self._sessions() as session:
-            bind_tenant(session, job.tenant_id)
-            now = utcnow()
-            await session.execute(
-                update(Message)
-                .where(Message.id == row.id)
-                .values(
-                    status=DeliveryStatus.sent.value,
-                    status_at=now,
-                    provider_message_id=result.provider_message_id,
-                    next_attempt_at=None,
-                )
-            )
-            await self._close_attempt(session, attempt_id, "sent", None, None, None, now)
-            await session.commit()
+        await self._record(
+            job,
+            row,
+            attempt_id,
+            _Outcome("sent"),
+            status=DeliveryStatus.sent.value,
+            provider_message_id=result.provider_message_id,
+            next_attempt_at=None,
+        )
         log.info("message sent", message_id=row.id, attempt=row.attempts + 1)
         return True
 
@@ -229,22 +238,15 @@ class OutboxSender:
         attempts = row.attempts + 1
         if error.transient and attempts < self._settings.max_attempts:
             delay = backoff(attempts, self._settings, error.retry_after)
-            async with self._sessions() as session:
-                bind_tenant(session, job.tenant_id)
-                now = utcnow()
-                await session.execute(
-                    update(Message)
-                    .where(Message.id == row.id)
-                    .values(
-                        next_attempt_at=now + timedelta(seconds=delay),
-                        error_code=error.code,
-                        error_title=error.detail[:500],
-                    )
-                )
-                await self._close_attempt(
-                    session, attempt_id, "retry", error.http_status, error.code, error.detail, now
-                )
-                await session.commit()
+            await self._record(
+                job,
+                row,
+                attempt_id,
+                _Outcome("retry", error.http_status, error.code, error.detail),
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
+                error_code=error.code,
+                error_title=error.detail[:500],
+            )
             log.warning(
                 "send failed; will retry",
                 message_id=row.id,
@@ -258,11 +260,8 @@ class OutboxSender:
             job,
             row,
             DeliveryStatus.failed,
-            "failed",
-            error.code,
-            error.detail,
+            _Outcome("failed", error.http_status, error.code, error.detail),
             attempt_id,
-            http_status=error.http_status,
         )
         log.warning(
             "send failed", message_id=row.id, http_status=error.http_status, code=error.code
@@ -274,28 +273,37 @@ class OutboxSender:
         job: Job,
         row: Message,
         status: DeliveryStatus,
-        outcome: str,
-        code: str | None,
-        detail: str,
+        outcome: _Outcome,
         attempt_id: int | None,
-        *,
-        http_status: int | None = None,
     ) -> None:
+        """A terminal outcome: the message is failed or refused, and its conversation says so."""
+        await self._record(
+            job,
+            row,
+            attempt_id,
+            outcome,
+            status=status.value,
+            error_code=outcome.code,
+            error_title=(outcome.detail or "")[:500],
+            next_attempt_at=None,
+        )
+
+    async def _record(
+        self,
+        job: Job,
+        row: Message,
+        attempt_id: int | None,
+        outcome: _Outcome,
+        **message: Any,
+    ) -> None:
+        """Write an attempt's outcome and the message's new state in one transaction."""
         async with self._sessions() as session:
             bind_tenant(session, job.tenant_id)
             now = utcnow()
-            await session.execute(
-                update(Message)
-                .where(Message.id == row.id)
-                .values(
-                    status=status.value,
-                    status_at=now,
-                    error_code=code,
-                    error_title=detail[:500],
-                    next_attempt_at=None,
-                )
-            )
-            if attempt_id is None:
+            if "status" in message:
+                message["status_at"] = now
+            await session.execute(update(Message).where(Message.id == row.id).values(**message))
+            if attempt_id is None:  # decided before any call (refused): a finished attempt row
                 session.add(
                     DeliveryAttempt(
                         tenant_id=job.tenant_id,
@@ -303,48 +311,39 @@ class OutboxSender:
                         number=row.attempts + 1,
                         started_at=now,
                         finished_at=now,
-                        outcome=outcome,
-                        error_code=code,
-                        error_detail=detail,
+                        outcome=outcome.name,
+                        error_code=outcome.code,
+                        error_detail=outcome.detail,
                     )
                 )
             else:
-                await self._close_attempt(
-                    session, attempt_id, outcome, http_status, code, detail, now
+                await session.execute(
+                    update(DeliveryAttempt)
+                    .where(DeliveryAttempt.id == attempt_id)
+                    .values(
+                        outcome=outcome.name,
+                        finished_at=now,
+                        http_status=outcome.http_status,
+                        error_code=outcome.code,
+                        error_detail=outcome.detail,
+                    )
                 )
-            conversation = await session.get(Conversation, job.key)
-            if conversation is not None:
-                repo.append_event(
-                    session,
-                    conversation,
-                    f"send_{outcome}",
-                    {"message_id": row.id, "code": code, "reason": detail[:500]},
-                    now=now,
-                    correlation_id=job.correlation_id,
-                )
+            if outcome.name in {"failed", "refused"}:
+                conversation = await session.get(Conversation, job.key)
+                if conversation is not None:
+                    repo.append_event(
+                        session,
+                        conversation,
+                        f"send_{outcome.name}",
+                        {
+                            "message_id": row.id,
+                            "code": outcome.code,
+                            "reason": (outcome.detail or "")[:500],
+                        },
+                        now=now,
+                        correlation_id=job.correlation_id,
+                    )
             await session.commit()
-
-    @staticmethod
-    async def _close_attempt(
-        session: AsyncSession,
-        attempt_id: int,
-        outcome: str,
-        http_status: int | None,
-        code: str | None,
-        detail: str | None,
-        now: datetime,
-    ) -> None:
-        await session.execute(
-            update(DeliveryAttempt)
-            .where(DeliveryAttempt.id == attempt_id)
-            .values(
-                outcome=outcome,
-                finished_at=now,
-                http_status=http_status,
-                error_code=code,
-                error_detail=detail,
-            )
-        )
 
 
 async def retry_failed(
