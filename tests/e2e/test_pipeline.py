@@ -33,9 +33,11 @@ class EchoEngine:
         self.gates: dict[str, asyncio.Event] = {}
         self.entered: dict[str, asyncio.Event] = {}
         self.turns: list[str] = []
+        self.ids: list[tuple[str, str]] = []
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         self.turns.append(turn.text)
+        self.ids.append((turn.conversation_id, turn.session_id))
         first = turn.text.split("\n")[0]
         key = first.split(":")[0]
         if key in self.gates:
@@ -179,3 +181,13 @@ async def test_that_a_session_within_the_timeout_is_kept(
         await until(container, lambda: idle(container))
     assert (await conversation_of(container)).session_id == first
     assert "session_expired" not in await events_of(container)
+
+
+async def test_that_the_engine_sees_the_ids_the_turn_then_stores(
+    echo_app: tuple[Container, httpx.AsyncClient], echo: EchoEngine
+) -> None:
+    container, client = echo_app
+    await post(client, "5511987654321", "x: primeira mensagem")
+    await until(container, lambda: idle(container))
+    stored = await conversation_of(container)
+    assert echo.ids == [(stored.id, stored.session_id)]

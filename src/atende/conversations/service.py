@@ -81,6 +81,10 @@ class _Plan:
     expired: bool
     step: Transition
     turn: Turn | None
+    #: The ids the turn was told about: allocated here for a new conversation or session, so the
+    #: engine always sees the ids the commit will write.
+    conversation_id: str
+    session_id: str
 
 
 class ConversationChanged(Exception):
@@ -162,13 +166,15 @@ class TurnProcessor:
         expired = conversation is not None and self._is_idle(conversation, pending[0])
         owner = Owner(conversation.owner) if conversation is not None else Owner.bot
         step = transition(owner, Trigger.inbound)
+        fresh = conversation is None or expired
+        conversation_id = conversation.id if conversation is not None else new_id()
+        session_id = new_id() if fresh or conversation is None else conversation.session_id
         turn = None
         if Effect.answer in step.effects:
-            fresh = conversation is None or expired
             turn = Turn(
                 tenant_id=channel.tenant_id,
-                conversation_id=conversation.id if conversation else "",
-                session_id=conversation.session_id if conversation and not expired else "",
+                conversation_id=conversation_id,
+                session_id=session_id,
                 channel_kind=channel.kind,
                 text="\n".join(m.text for m in pending if m.text),
                 messages=tuple(TurnMessage(m.type, m.text, m.content) for m in pending),
@@ -178,7 +184,17 @@ class TurnProcessor:
                 now=now,
                 interactive=channel.kind != "sandbox",
             )
-        return _Plan(tuple(pending), identities, sender, conversation, expired, step, turn)
+        return _Plan(
+            tuple(pending),
+            identities,
+            sender,
+            conversation,
+            expired,
+            step,
+            turn,
+            conversation_id,
+            session_id,
+        )
 
     def _burst_hold(self, pending: list[Message], now: datetime) -> float:
         """Seconds to wait for more fragments of this burst (0: answer now)."""
@@ -224,12 +240,13 @@ class TurnProcessor:
             events = _Events(session, now, correlation_id)
             if conversation is None:
                 conversation = Conversation(
+                    id=plan.conversation_id,
                     tenant_id=channel.tenant_id,
                     channel_id=channel.id,
                     contact_id=contact.id,
                     address=sender.get("wa_id") or plan.pending[-1].address,
                     owner=Owner.bot.value,
-                    session_id=new_id(),
+                    session_id=plan.session_id,
                     session_started_at=now,
                     last_activity_at=now,
                     state={},
@@ -245,7 +262,7 @@ class TurnProcessor:
                     session_id=conversation.session_id,
                     idle_minutes=round(idle.total_seconds() / 60, 1),
                 )
-                conversation.session_id = new_id()
+                conversation.session_id = plan.session_id
                 conversation.session_started_at = now
                 conversation.state = {}
                 events.add(conversation, "session_started", session_id=conversation.session_id)
