@@ -197,3 +197,37 @@ def outbox_retry(message_id: int, tenant: str) -> None:
 
     asyncio.run(run())
     click.echo(f"message {message_id} is back in the outbox")
+
+
+@main.group()
+def token() -> None:
+    """Service tokens for the Business API (`Auth-Token` header)."""
+
+
+@token.command("create")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+@click.option("--name", required=True, help="Who will use it, e.g. 'erp-adapter'.")
+def token_create(tenant: str, name: str) -> None:
+    """Create a token and print it (it is stored hashed: this is the only time it is shown)."""
+    from sqlalchemy import select
+
+    from atende.kit.db import create_engine, session_factory
+    from atende.tenancy.models import Tenant
+    from atende.tenancy.tokens import issue_token
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+
+    async def run() -> str:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        try:
+            async with sessions() as session:
+                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
+            if tenant_id is None:
+                raise click.ClickException(f"no tenant {tenant!r}")
+            return await issue_token(sessions, tenant_id, name)
+        finally:
+            await engine.dispose()
+
+    click.echo(asyncio.run(run()))

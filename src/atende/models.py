@@ -5,7 +5,7 @@ from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, ConversationEvent, Message
 from atende.kit.db import Base
 from atende.outbox.models import DeliveryAttempt
-from atende.tenancy.models import Tenant
+from atende.tenancy.models import ServiceToken, Tenant
 
 __all__ = [
     "Base",
@@ -18,5 +18,6 @@ __all__ = [
     "DeliveryAttempt",
     "Message",
     "ProviderEvent",
+    "ServiceToken",
     "Tenant",
 ]

@@ -20,7 +20,8 @@ PG_USER = os.environ.get("ATENDE_TEST_PG_USER", "postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 TABLES = (
-    "delivery_attempts, provider_events, conversation_events, messages, conversations, "
+    "service_tokens, delivery_attempts, provider_events, conversation_events, messages, "
+    "conversations, "
     "contact_identities, contacts, channels, tenants"
 )
 
