@@ -189,3 +189,25 @@ async def test_that_the_app_secret_is_per_channel(client: httpx.AsyncClient) -> 
     payload = body(webhook([text_message("5511987654321", "oi")]))
     ok = await client.post(PATH, content=payload, headers=signed(payload, APP_SECRET))
     assert ok.status_code == 200
+
+
+async def test_that_a_status_for_an_unknown_message_is_kept_but_a_stale_one_is_not(
+    client: httpx.AsyncClient, container: Container, graph: FakeGraph
+) -> None:
+    raw = body(webhook([text_message("5511987654321", "oi")]))
+    await client.post(PATH, content=raw, headers=signed(raw))
+    await until(container, lambda: idle(container))
+    reply = next(m for m in await all_messages(container) if m.direction == "out")
+    assert reply.provider_message_id is not None
+    for item in (status(reply.provider_message_id, "sent"), status("wamid.elsewhere", "read")):
+        payload = body(webhook(statuses=[item]))
+        assert (
+            await client.post(PATH, content=payload, headers=signed(payload))
+        ).status_code == 200
+    async with container.sessions() as session:
+        events = list(
+            await session.scalars(select(ProviderEvent), execution_options={ALL_TENANTS: True})
+        )
+    assert [(e.kind, e.payload["id"]) for e in events] == [
+        ("status_unknown_message", "wamid.elsewhere")
+    ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.channels.models import ProviderEvent
@@ -68,11 +68,21 @@ def _other_rows(
     ]
 
 
+async def _known(session: AsyncSession, channel: ChannelRuntime, status: StatusUpdate) -> bool:
+    found = await session.scalar(
+        select(Message.id).where(
+            Message.channel_id == channel.id,
+            Message.provider_message_id == storable(status.provider_message_id),
+        )
+    )
+    return found is not None
+
+
 def _status_event(channel: ChannelRuntime, status: StatusUpdate, now: datetime) -> dict[str, Any]:
     return {
         "tenant_id": channel.tenant_id,
         "channel_id": channel.id,
-        "kind": "status_not_applied",
+        "kind": "status_unknown_message",
         "payload": storable(
             {
                 "id": status.provider_message_id,
@@ -249,9 +259,9 @@ class IngestService:
                     for status in request.batch.statuses:
                         moved = await self._apply_status(session, request.channel, status, now)
                         count += moved
-                        if not moved:
-                            # Stale (already further on), or about a message we do not know
-                            # (sent by another tool, or racing our own commit): kept as an event.
+                        if not moved and not await _known(session, request.channel, status):
+                            # About a message we do not know (sent by another tool, or racing
+                            # our own commit): kept as an event. Stale ones are simply ignored.
                             others.append(_status_event(request.channel, status, now))
                 applied.append(count)
             if others:
