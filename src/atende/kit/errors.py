@@ -11,6 +11,10 @@ class AtendeError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def extensions(self) -> dict[str, object]:
+        """Extra members of the problem details body (RFC 9457 extension members)."""
+        return {}
+
 
 class NotFound(AtendeError):
     status_code = 404

@@ -40,6 +40,7 @@ def problem(error: AtendeError) -> JSONResponse:
             "title": error.title,
             "status": error.status_code,
             "detail": error.detail,
+            **error.extensions(),
         },
         status_code=error.status_code,
         media_type="application/problem+json",
