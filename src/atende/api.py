@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 import atende
+from atende.business.endpoints import build_router as business_router
 from atende.channels.sandbox.endpoints import build_router as sandbox_router
 from atende.channels.whatsapp.endpoints import build_router as whatsapp_router
 from atende.kit.errors import AtendeError, BadRequest
@@ -78,4 +79,5 @@ def create_app(container: Container, *, workers: bool = True, recover: bool = Tr
         )
     )
     app.include_router(sandbox_router(container.sandbox))
+    app.include_router(business_router(container.sessions, container.business))
     return app

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     var_dir: Path = Path("./var")
 
+    #: Where customers and providers reach this server (links to boleto PDFs go out with it).
+    public_url: str = "http://127.0.0.1:8000"
+    #: The embedded demo ERP's own database (`atende demo`); default: a SQLite file in var_dir.
+    demo_erp_url: str | None = None
+
     log_level: str = "INFO"
     #: "json" or "console"; default depends on the environment.
     log_format: str | None = None

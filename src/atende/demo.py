@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.channels.models import Channel, ChannelKind
 from atende.config import Settings
+from atende.connectors.demo import business_today, demo_database_url, seed_demo_erp
 from atende.kit.secrets import SecretBox
 from atende.tenancy.models import Tenant
 from atende.tenancy.scope import bind_tenant
@@ -25,13 +26,20 @@ def sandbox_token() -> str:
     return os.environ.get("ATENDE_DEMO_SANDBOX_TOKEN", DEFAULT_SANDBOX_TOKEN)
 
 
-async def ensure_tenant(sessions: async_sessionmaker[AsyncSession], slug: str, name: str) -> str:
+async def ensure_tenant(
+    sessions: async_sessionmaker[AsyncSession],
+    slug: str,
+    name: str,
+    settings: dict[str, Any] | None = None,
+) -> str:
+    """Create the tenant, or merge ``settings`` into an existing one's."""
     async with sessions() as session:
         tenant = await session.scalar(select(Tenant).where(Tenant.slug == slug))
         if tenant is None:
-            tenant = Tenant(slug=slug, name=name, settings={"assistant_name": "Ana"})
+            tenant = Tenant(slug=slug, name=name, settings={})
             session.add(tenant)
-            await session.commit()
+        tenant.settings = {**(tenant.settings or {}), **(settings or {})}
+        await session.commit()
         return tenant.id
 
 
@@ -64,7 +72,15 @@ async def ensure_channel(
 async def seed_demo(
     sessions: async_sessionmaker[AsyncSession], box: SecretBox, settings: Settings
 ) -> str:
-    tenant_id = await ensure_tenant(sessions, DEMO_TENANT, "Loja Demo")
+    tenant_id = await ensure_tenant(
+        sessions,
+        DEMO_TENANT,
+        "Loja Demo",
+        {"assistant_name": "Ana", "erp": {"kind": "demo"}},
+    )
+    await seed_demo_erp(
+        settings.demo_erp_url or demo_database_url(settings.var_dir), today=business_today()
+    )
     await ensure_channel(
         sessions,
         box,

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import atende.models  # noqa: F401 - registers every table before the first query
 from atende.assistant.offline import OfflineEngine
 from atende.assistant.port import Engine
+from atende.business.registry import ConnectorRegistry
+from atende.business.service import BusinessService
 from atende.channels.directory import ChannelDirectory
 from atende.channels.sandbox.sender import SandboxSender
 from atende.channels.sandbox.service import SandboxService
@@ -19,6 +21,7 @@ from atende.channels.types import ChannelSender
 from atende.channels.whatsapp.client import GraphClient
 from atende.channels.whatsapp.sender import WhatsAppSender
 from atende.config import Settings
+from atende.connectors.demo import demo_database_url
 from atende.conversations.service import ChannelLookup, TurnProcessor, TurnSettings
 from atende.ingest.service import TURN, IngestService
 from atende.kit.db import create_engine, session_factory
@@ -90,6 +93,11 @@ class Container:
             ingest=self.ingest,
             notifier=self.notifier,
         )
+        self.erp_registry = ConnectorRegistry(
+            self.sessions,
+            demo_erp_url=settings.demo_erp_url or demo_database_url(settings.var_dir),
+        )
+        self.business = BusinessService(self.erp_registry, self.box, settings.public_url)
         self.workers: list[Worker] = []
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
@@ -165,4 +173,5 @@ class Container:
             await worker.stop()
         await self.queue.close()
         await self.graph.close()
+        await self.erp_registry.aclose()
         await self.db.dispose()

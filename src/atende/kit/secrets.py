@@ -27,6 +27,14 @@ class SecretBox:
                 "a channel secret cannot be decrypted with ATENDE_SECRET_KEY"
             ) from exc
 
+    def open_sealed(self, token: str, *, max_age_seconds: int) -> str | None:
+        """Read a value sealed with :meth:`encrypt`, if authentic and younger than the limit."""
+        try:
+            plain: bytes = self._fernet.decrypt(token.encode(), ttl=max_age_seconds)
+        except (InvalidToken, ValueError):
+            return None
+        return plain.decode()
+
 
 def load_secret_box(settings: Settings) -> SecretBox:
     if settings.secret_key is not None:

@@ -1,0 +1,116 @@
+"""The Business API (``/api/v1``): the layer between the assistant and the business's systems.
+
+Authenticated per tenant by a service token in the ``Auth-Token`` header. Errors are problem
+details; an invalid CPF/CNPJ is a 422 whose ``reason`` names the failed check.
+"""
+
+# No `from __future__ import annotations` here: FastAPI must see the local `Tenant` alias.
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende.business.service import BusinessService
+from atende.connectors.port import (
+    Customer,
+    Order,
+    OrderReceipt,
+    OrderRequest,
+    OrderRequestItem,
+    Product,
+    SecondCopy,
+    Titulo,
+)
+from atende.kit.errors import Unauthorized
+from atende.tenancy.tokens import tenant_for_token
+
+PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"description": "missing or wrong Auth-Token", **PROBLEM},
+    404: {"description": "not found", **PROBLEM},
+    422: {"description": "invalid document or request (`reason` says which check)", **PROBLEM},
+    503: {"description": "the business's system is unavailable", **PROBLEM},
+}
+
+
+class SecondCopyRequest(BaseModel):
+    doc: str = Field(min_length=1, max_length=32, description="CPF or CNPJ of the customer")
+    titulo_id: str = Field(min_length=1, max_length=64)
+
+
+class OrderCreate(BaseModel):
+    doc: str = Field(min_length=1, max_length=32)
+    items: list[OrderRequestItem] = Field(min_length=1, max_length=50)
+    notes: str | None = Field(default=None, max_length=500)
+
+
+def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessService) -> APIRouter:
+    async def tenant(auth_token: Annotated[str | None, Header()] = None) -> str:
+        tenant_id = await tenant_for_token(sessions, auth_token)
+        if tenant_id is None:
+            raise Unauthorized("missing or wrong Auth-Token")
+        return tenant_id
+
+    Tenant = Annotated[str, Depends(tenant)]
+    router = APIRouter(prefix="/api/v1", tags=["business"], responses=ERRORS)
+
+    @router.get("/clientes")
+    async def find_customer(tenant_id: Tenant, doc: str) -> Customer:
+        """Validate the CPF/CNPJ and find the customer."""
+        return await service.customer(tenant_id, doc)
+
+    @router.get("/financeiro/titulos")
+    async def open_titulos(tenant_id: Tenant, doc: str) -> list[Titulo]:
+        """Open títulos: amount, due date, status and days overdue."""
+        return await service.titulos(tenant_id, doc)
+
+    @router.post("/financeiro/boletos/segunda-via", responses={409: {"description": "refused"}})
+    async def second_copy(tenant_id: Tenant, body: SecondCopyRequest) -> SecondCopy:
+        """Second copy of a boleto: linha digitável, barcode, PDF link, PIX when available.
+        An overdue boleto is re-issued by the connector's rules or refused with a reason (409)."""
+        return await service.second_copy(tenant_id, body.doc, body.titulo_id)
+
+    @router.get(
+        "/financeiro/boletos/pdf/{seal}",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}}}},
+    )
+    async def boleto_pdf(seal: Annotated[str, Path(max_length=1000)]) -> Response:
+        """The boleto's PDF behind a sealed link from a second copy: no token needed (the link
+        itself is the credential, valid for a day, for that customer's open título only)."""
+        pdf = await service.boleto_pdf(seal)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": 'inline; filename="boleto.pdf"'},
+        )
+
+    @router.get("/faturamento/pedidos")
+    async def recent_orders(
+        tenant_id: Tenant, doc: str, dias: Annotated[int, Query(ge=1, le=365)] = 60
+    ) -> list[Order]:
+        """Orders of the last ``dias`` days."""
+        return await service.orders(tenant_id, doc, dias)
+
+    @router.get("/vendas/estoque")
+    async def stock(
+        tenant_id: Tenant,
+        sku: Annotated[str | None, Query(max_length=40)] = None,
+        q: Annotated[str | None, Query(max_length=100)] = None,
+    ) -> list[Product]:
+        """Availability and price, by SKU or by a name search (``q``)."""
+        return await service.stock(tenant_id, sku, q)
+
+    @router.post("/vendas/pedido", status_code=201)
+    async def place_order(
+        tenant_id: Tenant,
+        body: OrderCreate,
+        idempotency_key: Annotated[str, Header(min_length=8, max_length=100)],
+    ) -> OrderReceipt:
+        """Create an order. The same ``Idempotency-Key`` never creates a second order."""
+        request = OrderRequest(document=body.doc, items=body.items, notes=body.notes)
+        return await service.place_order(tenant_id, request, idempotency_key)
+
+    return router

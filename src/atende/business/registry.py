@@ -1,0 +1,48 @@
+"""Which connector serves which tenant: built from the tenant's settings, wrapped once in the
+resilience layer (timeout, retries, breaker, metrics), and reused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende.connectors.demo import DemoErp
+from atende.connectors.port import ErpConnector
+from atende.connectors.resilience import ResilientConnector
+from atende.kit.errors import NotFound
+from atende.tenancy.models import Tenant
+
+
+class ConnectorRegistry:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, demo_erp_url: str) -> None:
+        self._sessions = sessions
+        self._demo_erp_url = demo_erp_url
+        self._connectors: dict[str, ResilientConnector] = {}
+        self._demo: DemoErp | None = None
+
+    async def aclose(self) -> None:
+        if self._demo is not None:
+            await self._demo.aclose()
+
+    async def erp(self, tenant_id: str) -> ResilientConnector:
+        found = self._connectors.get(tenant_id)
+        if found is None:
+            async with self._sessions() as session:
+                tenant = await session.get(Tenant, tenant_id)
+            if tenant is None:
+                raise NotFound("unknown tenant")
+            found = ResilientConnector(
+                self._build(dict(tenant.settings or {}).get("erp") or {}), tenant_id=tenant_id
+            )
+            self._connectors[tenant_id] = found
+        return found
+
+    def _build(self, config: dict[str, Any]) -> ErpConnector:
+        kind = config.get("kind")
+        if kind == "demo":
+            # Every demo tenant shares the one embedded demo ERP (and its connection).
+            if self._demo is None:
+                self._demo = DemoErp(self._demo_erp_url)
+            return self._demo
+        raise NotFound("this tenant has no ERP connector configured")

@@ -1,0 +1,127 @@
+"""The Business API's use cases: validate, ask the tenant's connector, translate failures.
+
+Connector errors are turned into domain errors with an HTTP status here, so the endpoints stay
+thin and the assistant's tools (which call the same connectors) keep their own wording.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar, runtime_checkable
+
+from atende.brazil.documents import check_document
+from atende.business.errors import (
+    ErpUnavailable,
+    InvalidBusinessRequest,
+    InvalidDocument,
+    RefusedByBusiness,
+)
+from atende.business.links import PdfGrant, open_pdf_link, seal_pdf_link
+from atende.business.registry import ConnectorRegistry
+from atende.connectors.port import (
+    ConnectorUnavailable,
+    Customer,
+    InvalidRequest,
+    NotFound,
+    Order,
+    OrderReceipt,
+    OrderRequest,
+    Product,
+    Refused,
+    SecondCopy,
+    Titulo,
+)
+from atende.kit.errors import BadRequest
+from atende.kit.errors import NotFound as NotFoundError
+from atende.kit.secrets import SecretBox
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class PdfSource(Protocol):
+    """Connectors that can render a boleto's PDF themselves (the demo ERP does)."""
+
+    async def render_pdf(self, titulo_id: str) -> bytes: ...
+
+
+def valid_document(text: str) -> str:
+    """The normalised CPF/CNPJ, or a 422 that says which check failed."""
+    check = check_document(text)
+    if not check.valid or check.value is None:
+        raise InvalidDocument(check.message or "documento inválido", check.reason or "invalid")
+    return check.value
+
+
+async def _call(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except NotFound as error:
+        raise NotFoundError(str(error) or "not found") from None
+    except Refused as error:
+        raise RefusedByBusiness(error.reason) from None
+    except InvalidRequest as error:
+        raise InvalidBusinessRequest(str(error)) from None
+    except ConnectorUnavailable as error:
+        raise ErpUnavailable(
+            "o sistema da empresa não respondeu; tente novamente em instantes"
+        ) from error
+
+
+class BusinessService:
+    def __init__(self, registry: ConnectorRegistry, box: SecretBox, public_url: str) -> None:
+        self._registry = registry
+        self._box = box
+        self._public_url = public_url
+
+    async def customer(self, tenant_id: str, doc: str) -> Customer:
+        document = valid_document(doc)
+        erp = await self._registry.erp(tenant_id)
+        return await _call(erp.find_customer(document))
+
+    async def titulos(self, tenant_id: str, doc: str) -> list[Titulo]:
+        document = valid_document(doc)
+        erp = await self._registry.erp(tenant_id)
+        return await _call(erp.open_titulos(document))
+
+    async def second_copy(self, tenant_id: str, doc: str, titulo_id: str) -> SecondCopy:
+        document = valid_document(doc)
+        erp = await self._registry.erp(tenant_id)
+        copy = await _call(erp.second_copy(document, titulo_id))
+        if copy.pdf_url is None or not isinstance(erp.inner, PdfSource):
+            return copy
+        # The connector's own path is not reachable by a customer: hand out a sealed public link.
+        link = seal_pdf_link(self._box, self._public_url, PdfGrant(tenant_id, titulo_id, document))
+        return copy.model_copy(update={"pdf_url": link})
+
+    async def boleto_pdf(self, seal: str) -> bytes:
+        """The PDF behind a sealed link, after checking the título is still the customer's."""
+        grant = open_pdf_link(self._box, seal)
+        if grant is None:
+            raise NotFoundError("this link is invalid or expired")
+        erp = await self._registry.erp(grant.tenant_id)
+        titulos = await _call(erp.open_titulos(grant.document))
+        if grant.titulo_id not in {t.id for t in titulos} or not isinstance(erp.inner, PdfSource):
+            raise NotFoundError("this boleto is no longer open")
+        return await _call(erp.inner.render_pdf(grant.titulo_id))
+
+    async def orders(self, tenant_id: str, doc: str, days: int) -> list[Order]:
+        document = valid_document(doc)
+        erp = await self._registry.erp(tenant_id)
+        return await _call(erp.recent_orders(document, days))
+
+    async def stock(self, tenant_id: str, sku: str | None, query: str | None) -> list[Product]:
+        erp = await self._registry.erp(tenant_id)
+        if sku:
+            return [await _call(erp.get_product(sku.strip().upper()))]
+        if query and query.strip():
+            return await _call(erp.search_products(query.strip()))
+        raise BadRequest("give a sku or a search query (q)")
+
+    async def place_order(
+        self, tenant_id: str, request: OrderRequest, idempotency_key: str
+    ) -> OrderReceipt:
+        document = valid_document(request.document)
+        erp = await self._registry.erp(tenant_id)
+        normalised = request.model_copy(update={"document": document})
+        return await _call(erp.place_order(normalised, idempotency_key))

@@ -1,0 +1,166 @@
+"""The Business API over real HTTP, against the embedded demo ERP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from atende.brazil.boleto import parse_linha_digitavel
+from atende.connectors.demo import business_today, demo_database_url, seed_demo_erp
+from atende.demo import ensure_tenant
+from atende.main import Container
+from atende.tenancy.tokens import issue_token
+from tests.support.app import running
+
+MARIA = "529.982.247-25"
+
+
+@pytest.fixture
+async def api(container: Container) -> AsyncIterator[httpx.AsyncClient]:
+    tenant_id = await ensure_tenant(container.sessions, "loja", "Loja", {"erp": {"kind": "demo"}})
+    await seed_demo_erp(demo_database_url(container.settings.var_dir), today=business_today())
+    token = await issue_token(container.sessions, tenant_id, "tests")
+    async with (
+        running(container) as url,
+        httpx.AsyncClient(base_url=url, headers={"Auth-Token": token}) as client,
+    ):
+        yield client
+
+
+async def test_that_a_customer_is_found_by_a_formatted_cpf(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/clientes", params={"doc": MARIA})
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "Maria Aparecida Souza"
+    assert response.json()["document"] == "52998224725"
+
+
+async def test_that_an_alphanumeric_cnpj_customer_is_found(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/clientes", params={"doc": "12.abc.345/01de-35"})
+    assert response.status_code == 200
+    assert response.json()["document"] == "12ABC34501DE35"
+
+
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [("529.982.247-24", "check_digits"), ("1234", "length"), ("111.111.111-11", "repeated_digits")],
+)
+async def test_that_an_invalid_document_is_a_422_naming_the_failed_check(
+    api: httpx.AsyncClient, doc: str, reason: str
+) -> None:
+    response = await api.get("/api/v1/clientes", params={"doc": doc})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["reason"] == reason
+
+
+async def test_that_a_wrong_or_missing_token_is_a_401(api: httpx.AsyncClient) -> None:
+    wrong = await api.get("/api/v1/clientes", params={"doc": MARIA}, headers={"Auth-Token": "x"})
+    async with httpx.AsyncClient(base_url=str(api.base_url)) as anonymous:
+        missing = await anonymous.get("/api/v1/clientes", params={"doc": MARIA})
+    assert (wrong.status_code, missing.status_code) == (401, 401)
+
+
+async def test_that_an_unknown_valid_cpf_is_a_404(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/clientes", params={"doc": "100.047.514-00"})
+    assert response.status_code == 404
+
+
+async def test_that_open_titulos_carry_status_and_days_overdue(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/financeiro/titulos", params={"doc": MARIA})
+    titulos = {t["id"]: t for t in response.json()}
+    assert set(titulos) == {"TIT-1001", "TIT-1002"}  # the paid one is not open
+    assert titulos["TIT-1001"]["status"] == "overdue"
+    assert titulos["TIT-1001"]["days_overdue"] == 10
+
+
+async def test_that_a_second_copy_has_a_valid_linha_and_a_working_pdf_link(
+    api: httpx.AsyncClient,
+) -> None:
+    response = await api.post(
+        "/api/v1/financeiro/boletos/segunda-via", json={"doc": MARIA, "titulo_id": "TIT-1002"}
+    )
+    assert response.status_code == 200
+    copy = response.json()
+    assert parse_linha_digitavel(copy["linha_digitavel"]).barcode == copy["barcode"]
+    assert copy["pix_copia_e_cola"].startswith("000201")
+    assert copy["pdf_url"].startswith("http://127.0.0.1:8000/")  # ATENDE_PUBLIC_URL
+    assert "52998224725" not in copy["pdf_url"]  # the link carries no personal data
+    path = httpx.URL(copy["pdf_url"]).path
+    # No token: WhatsApp's media servers fetch the document like this.
+    async with httpx.AsyncClient(base_url=str(api.base_url)) as anyone:
+        pdf = await anyone.get(path)
+        forged = await anyone.get(path[:-6] + "AAAAAA")
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert forged.status_code == 404
+
+
+async def test_that_an_overdue_boleto_is_reissued_and_a_very_old_one_refused(
+    api: httpx.AsyncClient,
+) -> None:
+    reissued = await api.post(
+        "/api/v1/financeiro/boletos/segunda-via", json={"doc": MARIA, "titulo_id": "TIT-1001"}
+    )
+    assert reissued.json()["reissued"] is True
+    assert reissued.json()["fine_cents"] > 0
+    refused = await api.post(
+        "/api/v1/financeiro/boletos/segunda-via",
+        json={"doc": "11.222.333/0001-81", "titulo_id": "TIT-2002"},
+    )
+    assert refused.status_code == 409
+    assert "59 dias" in refused.json()["detail"]
+
+
+async def test_that_someone_elses_titulo_is_not_found(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        "/api/v1/financeiro/boletos/segunda-via",
+        json={"doc": "11.222.333/0001-81", "titulo_id": "TIT-1002"},
+    )
+    assert response.status_code == 404
+
+
+async def test_that_recent_orders_include_tracking(api: httpx.AsyncClient) -> None:
+    response = await api.get("/api/v1/faturamento/pedidos", params={"doc": MARIA, "dias": 60})
+    orders = {o["status"]: o for o in response.json()}
+    assert set(orders) == {"processing", "shipped", "delivered"}
+    assert orders["shipped"]["tracking_code"] == "BR123456789BR"
+
+
+async def test_that_stock_answers_by_sku_and_by_name(api: httpx.AsyncClient) -> None:
+    by_sku = await api.get("/api/v1/vendas/estoque", params={"sku": "cam-003"})
+    assert by_sku.json()[0]["available"] is False
+    by_name = await api.get("/api/v1/vendas/estoque", params={"q": "camiseta"})
+    assert by_name.status_code == 200
+    assert by_name.json()
+    neither = await api.get("/api/v1/vendas/estoque")
+    assert neither.status_code == 400
+
+
+async def test_that_the_same_idempotency_key_never_creates_two_orders(
+    api: httpx.AsyncClient,
+) -> None:
+    order = {"doc": MARIA, "items": [{"sku": "CAM-001", "quantity": 2}]}
+    headers = {"Idempotency-Key": "turn-123-order-1"}
+    first = await api.post("/api/v1/vendas/pedido", json=order, headers=headers)
+    again = await api.post("/api/v1/vendas/pedido", json=order, headers=headers)
+    assert first.status_code == 201
+    assert again.json()["order_id"] == first.json()["order_id"]
+    stock = await api.get("/api/v1/vendas/estoque", params={"sku": "CAM-001"})
+    assert stock.json()[0]["stock"] == 23  # 25 in the seed, reserved once
+    missing_key = await api.post("/api/v1/vendas/pedido", json=order)
+    assert missing_key.status_code == 400
+
+
+async def test_that_the_business_api_is_in_the_openapi_schema(api: httpx.AsyncClient) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    assert {
+        "/api/v1/clientes",
+        "/api/v1/financeiro/titulos",
+        "/api/v1/financeiro/boletos/segunda-via",
+        "/api/v1/faturamento/pedidos",
+        "/api/v1/vendas/estoque",
+        "/api/v1/vendas/pedido",
+    } <= set(paths)
