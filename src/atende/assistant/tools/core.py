@@ -1,0 +1,260 @@
+"""The business tools. Each checks authorization itself; engines only decide when to call them."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from atende.assistant.tools.models import (
+    AnswerChallenge,
+    ChallengeResult,
+    ConfirmOrder,
+    Identified,
+    IdentifyCustomer,
+    OpenTitulos,
+    OrderList,
+    OrderPlaced,
+    OrderQuery,
+    OrderSummary,
+    OrderView,
+    PrepareOrder,
+    ProductView,
+    RecentOrders,
+    RequestSecondCopy,
+    SecondCopyView,
+    StockQuery,
+    StockResult,
+    TituloView,
+)
+from atende.assistant.tools.verification import (
+    MAX_ATTEMPTS,
+    PENDING_KEY,
+    QUESTIONS,
+    Challenge,
+    challenge_passed,
+    mark_verified,
+    same_phone,
+    verified_document,
+)
+from atende.brazil.documents import check_document
+from atende.brazil.money import format_brl
+from atende.connectors.port import (
+    ConnectorUnavailable,
+    ErpConnector,
+    InvalidRequest,
+    NotFound,
+    Order,
+    OrderRequest,
+    OrderRequestItem,
+    Refused,
+)
+
+T = TypeVar("T")
+ORDER_KEY = "order_summary"
+
+
+class ToolError(Exception):
+    """A tool could not do what was asked; ``message`` is pt-BR and may be shown as is."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotVerified(ToolError):
+    def __init__(self) -> None:
+        super().__init__(
+            "not_verified",
+            "Preciso confirmar sua identidade antes de mostrar esses dados. Qual é o seu CPF ou "
+            "CNPJ?",
+        )
+
+
+@dataclass(slots=True)
+class ToolContext:
+    tenant_id: str
+    conversation_id: str
+    erp: ErpConnector
+    #: The conversation contact's phone (E.164), None when the channel hides it.
+    contact_phone: str | None
+    #: The session memory; tools record verification and pending orders in it.
+    state: dict[str, Any] = field(default_factory=dict)
+    challenge: Challenge = Challenge.birth_date
+    #: Increases with every customer turn: a summary must be confirmed in a later turn.
+    turn_number: int = 0
+
+
+async def _erp(call: Awaitable[T]) -> T:
+    try:
+        return await call
+    except ConnectorUnavailable:
+        raise ToolError(
+            "unavailable",
+            "Nosso sistema está indisponível agora. Já anotei seu pedido e te respondo assim que "
+            "ele voltar.",
+        ) from None
+    except NotFound:
+        raise ToolError("not_found", "Não encontrei esse registro no seu cadastro.") from None
+    except Refused as error:
+        raise ToolError("refused", error.reason) from None
+    except InvalidRequest as error:
+        raise ToolError("invalid", str(error)) from None
+
+
+def _order_view(order: Order) -> OrderView:
+    return OrderView(
+        id=order.id,
+        status=order.status,
+        total_cents=order.total_cents,
+        items=[f"{item.quantity}x {item.name}" for item in order.items],
+        carrier=order.carrier,
+        tracking_code=order.tracking_code,
+        tracking_url=order.tracking_url,
+    )
+
+
+class BusinessTools:
+    def __init__(self, context: ToolContext) -> None:
+        self.ctx = context
+
+    def _verified(self) -> str:
+        document = verified_document(self.ctx.state)
+        if document is None:
+            raise NotVerified
+        return document
+
+    async def identify_customer(self, args: IdentifyCustomer) -> Identified:
+        check = check_document(args.document)
+        if not check.valid or check.value is None:
+            return Identified(status="invalid_document", reason=check.reason)
+        if verified_document(self.ctx.state) == check.value:
+            return Identified(status="verified")
+        try:
+            customer = await _erp(self.ctx.erp.find_customer(check.value))
+        except ToolError as error:
+            if error.code == "not_found":
+                return Identified(status="not_found")
+            raise
+        first_name = customer.name.split(" ")[0]
+        if same_phone(self.ctx.contact_phone, customer.phone):
+            mark_verified(self.ctx.state, customer.document, "phone")
+            return Identified(status="verified", first_name=first_name)
+        pending = self.ctx.state.get(PENDING_KEY) or {}
+        if pending.get("document") == customer.document and pending.get("attempts", 0) <= 0:
+            return Identified(status="locked")
+        self.ctx.state[PENDING_KEY] = {
+            "document": customer.document,
+            "attempts": pending.get("attempts", MAX_ATTEMPTS)
+            if pending.get("document") == customer.document
+            else MAX_ATTEMPTS,
+        }
+        # No name before verification: it would confirm to a stranger whose CPF this is.
+        return Identified(status="challenge", question=QUESTIONS[self.ctx.challenge])
+
+    async def answer_challenge(self, args: AnswerChallenge) -> ChallengeResult:
+        pending = self.ctx.state.get(PENDING_KEY)
+        if not isinstance(pending, dict) or "document" not in pending:
+            return ChallengeResult(status="no_challenge")
+        if pending.get("attempts", 0) <= 0:
+            return ChallengeResult(status="locked")
+        customer = await _erp(self.ctx.erp.find_customer(str(pending["document"])))
+        if challenge_passed(self.ctx.challenge, customer, args.answer):
+            mark_verified(self.ctx.state, customer.document, self.ctx.challenge.value)
+            return ChallengeResult(status="verified")
+        pending["attempts"] = int(pending.get("attempts", MAX_ATTEMPTS)) - 1
+        left = pending["attempts"]
+        return ChallengeResult(status="wrong" if left > 0 else "locked", attempts_left=left)
+
+    async def open_titulos(self) -> OpenTitulos:
+        titulos = await _erp(self.ctx.erp.open_titulos(self._verified()))
+        return OpenTitulos(
+            titulos=[TituloView(**t.model_dump(exclude={"document_number"})) for t in titulos]
+        )
+
+    async def second_copy(self, args: RequestSecondCopy) -> SecondCopyView:
+        copy = await _erp(self.ctx.erp.second_copy(self._verified(), args.titulo_id))
+        return SecondCopyView(
+            titulo_id=copy.titulo_id,
+            amount_cents=copy.amount_cents,
+            due_date=copy.due_date,
+            linha_digitavel=copy.linha_digitavel,
+            pdf_url=copy.pdf_url,
+            pix_copia_e_cola=copy.pix_copia_e_cola,
+            reissued=copy.reissued,
+        )
+
+    async def recent_orders(self, args: RecentOrders) -> OrderList:
+        orders = await _erp(self.ctx.erp.recent_orders(self._verified(), args.days))
+        return OrderList(orders=[_order_view(order) for order in orders])
+
+    async def order_status(self, args: OrderQuery) -> OrderView:
+        document = self._verified()
+        if args.order_id:
+            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+        orders = await _erp(self.ctx.erp.recent_orders(document, 60))
+        if not orders:
+            raise ToolError("not_found", "Não encontrei pedidos recentes no seu cadastro.")
+        return _order_view(orders[0])
+
+    async def delivery_tracking(self, args: OrderQuery) -> OrderView:
+        """The order's tracking; without an id, the most recent order that has one."""
+        document = self._verified()
+        if args.order_id:
+            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+        orders = await _erp(self.ctx.erp.recent_orders(document, 60))
+        tracked = [order for order in orders if order.tracking_code] or orders
+        if not tracked:
+            raise ToolError("not_found", "Não encontrei pedidos recentes no seu cadastro.")
+        return _order_view(tracked[0])
+
+    async def stock(self, args: StockQuery) -> StockResult:
+        # Prices and stock are public: no verification needed.
+        if args.sku:
+            products = [await _erp(self.ctx.erp.get_product(args.sku.strip().upper()))]
+        elif args.query:
+            products = await _erp(self.ctx.erp.search_products(args.query, limit=5))
+        else:
+            raise ToolError("invalid", "Qual produto você procura?")
+        return StockResult(products=[ProductView(**p.model_dump()) for p in products])
+
+    async def prepare_order(self, args: PrepareOrder) -> OrderSummary:
+        self._verified()
+        lines: list[str] = []
+        total = 0
+        for line in args.items:
+            product = await _erp(self.ctx.erp.get_product(line.sku.strip().upper()))
+            if not product.available or product.stock < line.quantity:
+                raise ToolError(
+                    "no_stock", f"Não temos {line.quantity} unidade(s) de {product.name}."
+                )
+            subtotal = product.price_cents * line.quantity
+            lines.append(f"{line.quantity}x {product.name}: {format_brl(subtotal)}")
+            total += subtotal
+        summary = OrderSummary(summary_id=secrets.token_hex(6), lines=lines, total_cents=total)
+        self.ctx.state[ORDER_KEY] = {
+            "summary_id": summary.summary_id,
+            "items": [line.model_dump() for line in args.items],
+            "turn": self.ctx.turn_number,
+        }
+        return summary
+
+    async def confirm_order(self, args: ConfirmOrder) -> OrderPlaced:
+        """Place the order summarised earlier. Only a summary shown in an EARLIER turn can be
+        confirmed: the customer must have seen it and answered, whatever an engine decides."""
+        document = self._verified()
+        pending = self.ctx.state.get(ORDER_KEY)
+        if not isinstance(pending, dict) or pending.get("summary_id") != args.summary_id:
+            raise ToolError("no_summary", "Não encontrei um pedido aguardando confirmação.")
+        if int(pending.get("turn", self.ctx.turn_number)) >= self.ctx.turn_number:
+            raise ToolError("unconfirmed", "Confirme o resumo do pedido antes de eu registrar.")
+        request = OrderRequest(
+            document=document, items=[OrderRequestItem(**item) for item in pending["items"]]
+        )
+        # One key per conversation and summary: retries never create a second order.
+        key = f"{self.ctx.conversation_id}:{args.summary_id}"
+        receipt = await _erp(self.ctx.erp.place_order(request, key))
+        self.ctx.state.pop(ORDER_KEY, None)
+        return OrderPlaced(**receipt.model_dump())
