@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 import click
 
@@ -231,3 +232,40 @@ def token_create(tenant: str, name: str) -> None:
             await engine.dispose()
 
     click.echo(asyncio.run(run()))
+
+
+@main.group()
+def faq() -> None:
+    """The tenant's FAQ documents, which the assistant answers business questions from."""
+
+
+@faq.command("add")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def faq_add(path: Path, tenant: str) -> None:
+    """Index a Markdown or text document (re-adding a file replaces its earlier version)."""
+    from sqlalchemy import select
+
+    from atende.assistant.faq import FaqIndex
+    from atende.kit.db import create_engine, session_factory
+    from atende.tenancy.models import Tenant
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    content = path.read_text(encoding="utf-8")
+
+    content = path.read_text(encoding="utf-8")
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        try:
+            async with sessions() as session:
+                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
+            if tenant_id is None:
+                raise click.ClickException(f"no tenant {tenant!r}")
+            return await FaqIndex(sessions).replace_document(tenant_id, path.name, content)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"{asyncio.run(run())} passages indexed from {path.name}")

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from atende.assistant.faq import FaqIndex
 from atende.channels.models import Channel, ChannelKind
 from atende.config import Settings
 from atende.connectors.demo import business_today, demo_database_url, seed_demo_erp
@@ -20,6 +21,26 @@ DEMO_SANDBOX = "demo-sandbox"
 DEMO_WHATSAPP = "demo-whatsapp"
 #: Development default; set ATENDE_DEMO_SANDBOX_TOKEN to change it.
 DEFAULT_SANDBOX_TOKEN = "demo-sandbox-token"  # noqa: S105 - documented development default
+
+
+DEMO_FAQ = """# Loja Demo: perguntas frequentes
+
+## Horário de funcionamento
+Atendemos de segunda a sexta, das 8h às 18h, e aos sábados das 9h às 13h (horário de Brasília).
+
+## Endereço da loja
+Rua Augusta, 1500, Consolação, São Paulo (SP), CEP 01304-001.
+
+## Entregas e frete
+Entregamos em todo o Brasil pelos Correios e pela Jadlog. O prazo de entrega é de 3 a 10 dias
+úteis e o frete é grátis em compras acima de R$ 299,00.
+
+## Trocas e devoluções
+Você pode trocar ou devolver um produto em até 7 dias após o recebimento, na embalagem original.
+
+## Formas de pagamento
+Aceitamos PIX, boleto bancário e cartão de crédito em até 6 vezes sem juros.
+"""
 
 
 def sandbox_token() -> str:
@@ -81,6 +102,7 @@ async def seed_demo(
     await seed_demo_erp(
         settings.demo_erp_url or demo_database_url(settings.var_dir), today=business_today()
     )
+    await FaqIndex(sessions).replace_document(tenant_id, "faq-demo.md", DEMO_FAQ)
     await ensure_channel(
         sessions,
         box,

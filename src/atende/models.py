@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and the tests."""
 
+from atende.assistant.faq_models import FaqPassage
 from atende.channels.models import Channel, ChannelKind, ProviderEvent
 from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, ConversationEvent, Message
@@ -16,6 +17,7 @@ __all__ = [
     "Conversation",
     "ConversationEvent",
     "DeliveryAttempt",
+    "FaqPassage",
     "Message",
     "ProviderEvent",
     "ServiceToken",

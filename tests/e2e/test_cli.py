@@ -62,3 +62,16 @@ def test_that_chat_talks_to_a_running_server(database_url: str, tmp_path: Path) 
     assert str(got[0]["text"]).startswith("Olá!")
     assert wrong is not None
     assert "401" in wrong
+
+
+def test_that_faq_documents_and_tokens_are_managed_from_the_command_line(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = env_for(database_url, tmp_path / "var")
+    run(["migrate"], env)
+    run(["demo"], env)
+    document = tmp_path / "politicas.md"
+    document.write_text("## Garantia\nTodos os produtos têm 90 dias de garantia.\n")
+    assert "1 passages indexed from politicas.md" in run(["faq", "add", str(document)], env)
+    token = run(["token", "create", "--name", "erp-adapter"], env).strip()
+    assert token.startswith("atd_")

@@ -22,7 +22,7 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = (
     "service_tokens, delivery_attempts, provider_events, conversation_events, messages, "
     "conversations, "
-    "contact_identities, contacts, channels, tenants"
+    "faq_passages, contact_identities, contacts, channels, tenants"
 )
 
 
