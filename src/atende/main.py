@@ -96,6 +96,7 @@ class Container:
         self.erp_registry = ConnectorRegistry(
             self.sessions,
             demo_erp_url=settings.demo_erp_url or demo_database_url(settings.var_dir),
+            box=self.box,
         )
         self.business = BusinessService(self.erp_registry, self.box, settings.public_url)
         self.workers: list[Worker] = []

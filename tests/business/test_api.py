@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from atende.brazil.boleto import parse_linha_digitavel
-from atende.connectors.demo import business_today, demo_database_url, seed_demo_erp
+from atende.connectors.demo import DemoErp, business_today, demo_database_url, seed_demo_erp
 from atende.demo import ensure_tenant
 from atende.main import Container
 from atende.tenancy.tokens import issue_token
+from tests.connectors.fake_business_api import FakeBusinessApi
 from tests.support.app import running
 
 MARIA = "529.982.247-25"
@@ -164,3 +166,44 @@ async def test_that_the_business_api_is_in_the_openapi_schema(api: httpx.AsyncCl
         "/api/v1/vendas/estoque",
         "/api/v1/vendas/pedido",
     } <= set(paths)
+
+
+async def test_that_a_tenant_on_a_rest_erp_is_served_through_its_adapter(
+    container: Container, tmp_path: Path
+) -> None:
+    """Atende's Business API → REST connector → a company's ERP adapter, all over real HTTP."""
+    erp_url = f"sqlite+aiosqlite:///{tmp_path / 'company_erp.db'}"
+    await seed_demo_erp(erp_url, today=business_today())
+    erp = DemoErp(erp_url)
+    adapter = FakeBusinessApi(erp, token="adapter-secret")
+    adapter_url = await adapter.start()
+    try:
+        tenant_id = await ensure_tenant(
+            container.sessions,
+            "empresa",
+            "Empresa",
+            {
+                "erp": {
+                    "kind": "rest",
+                    "base_url": adapter_url,
+                    "token": container.box.encrypt("adapter-secret"),
+                }
+            },
+        )
+        token = await issue_token(container.sessions, tenant_id, "tests")
+        async with (
+            running(container) as url,
+            httpx.AsyncClient(base_url=url, headers={"Auth-Token": token}) as client,
+        ):
+            found = await client.get("/api/v1/clientes", params={"doc": MARIA})
+            refused = await client.post(
+                "/api/v1/financeiro/boletos/segunda-via",
+                json={"doc": "11.222.333/0001-81", "titulo_id": "TIT-2002"},
+            )
+    finally:
+        await adapter.close()
+        await erp.aclose()
+    assert found.status_code == 200
+    assert found.json()["name"] == "Maria Aparecida Souza"
+    assert refused.status_code == 409
+    assert adapter.requests  # it really went through the adapter

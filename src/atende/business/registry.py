@@ -8,20 +8,44 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.connectors.demo import DemoErp
+from atende.connectors.nuvemshop import NuvemshopConnector
 from atende.connectors.port import ErpConnector
 from atende.connectors.resilience import ResilientConnector
+from atende.connectors.rest import RestErpConnector
 from atende.kit.errors import NotFound
+from atende.kit.secrets import SecretBox
 from atende.tenancy.models import Tenant
 
 
 class ConnectorRegistry:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, demo_erp_url: str) -> None:
+    """``tenants.settings["erp"]`` picks the adapter:
+
+    - ``{"kind": "demo"}``: the embedded demo ERP;
+    - ``{"kind": "rest", "base_url": …, "token": <encrypted>}``: a company's ERP adapter service
+      speaking the Business API's own contract;
+    - ``{"kind": "nuvemshop", "store_id": …, "access_token": <encrypted>, "user_agent": …}``.
+
+    Secrets in these settings are Fernet-encrypted with the same key as channel secrets.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        demo_erp_url: str,
+        box: SecretBox,
+    ) -> None:
+        self._box = box
         self._sessions = sessions
         self._demo_erp_url = demo_erp_url
         self._connectors: dict[str, ResilientConnector] = {}
         self._demo: DemoErp | None = None
 
     async def aclose(self) -> None:
+        for connector in self._connectors.values():
+            inner = connector.inner
+            if inner is not self._demo and isinstance(inner, RestErpConnector | NuvemshopConnector):
+                await inner.aclose()
         if self._demo is not None:
             await self._demo.aclose()
 
@@ -45,4 +69,15 @@ class ConnectorRegistry:
             if self._demo is None:
                 self._demo = DemoErp(self._demo_erp_url)
             return self._demo
+        if kind == "rest":
+            return RestErpConnector(
+                str(config["base_url"]), self._box.decrypt(str(config["token"]))
+            )
+        if kind == "nuvemshop":
+            return NuvemshopConnector(
+                str(config["store_id"]),
+                self._box.decrypt(str(config["access_token"])),
+                user_agent=str(config["user_agent"]),
+                base_url=str(config.get("base_url") or "https://api.tiendanube.com/v1"),
+            )
         raise NotFound("this tenant has no ERP connector configured")
