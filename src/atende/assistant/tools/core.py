@@ -93,8 +93,8 @@ async def _erp(call: Awaitable[T]) -> T:
     except ConnectorUnavailable:
         raise ToolError(
             "unavailable",
-            "Nosso sistema está indisponível agora. Já anotei seu pedido e te respondo assim que "
-            "ele voltar.",
+            "Nosso sistema está fora do ar neste momento. 😕 Pode tentar de novo em alguns "
+            "minutos, ou, se preferir, peça para falar com um atendente.",
         ) from None
     except NotFound:
         raise ToolError("not_found", "Não encontrei esse registro no seu cadastro.") from None
