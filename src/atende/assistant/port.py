@@ -38,6 +38,8 @@ class Turn:
     now: datetime
     #: Whether the channel renders buttons and lists (else engines send text menus).
     interactive: bool = True
+    #: The contact's phone (E.164) when the channel knows it; None for WhatsApp usernames.
+    contact_phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +63,19 @@ class Remember:
     state: Mapping[str, Any] = field(default_factory=dict)
 
 
-Action = Say | Handoff | Remember
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """The customer asked not to be contacted: recorded on the contact, never forgotten."""
+
+
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """What the engine did to decide (tools called, intent…): written to the event log."""
+
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+Action = Say | Handoff | Remember | OptOut | Audit
 
 
 class Engine(Protocol):

@@ -31,6 +31,8 @@ class Contact(TenantScoped, Base):
     #: E.164 phone when known; never assumed (WhatsApp usernames hide it).
     phone: Mapped[str | None] = mapped_column(String(32))
     username: Mapped[str | None] = mapped_column(String(100))
+    #: Set when the person asked not to be contacted (LGPD); marketing sends must check it.
+    opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -25,7 +25,17 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende.assistant.port import Action, Engine, Handoff, Remember, Say, Turn, TurnMessage
+from atende.assistant.port import (
+    Action,
+    Audit,
+    Engine,
+    Handoff,
+    OptOut,
+    Remember,
+    Say,
+    Turn,
+    TurnMessage,
+)
 from atende.channels.types import ChannelRuntime, ChannelSender
 from atende.contacts.models import IdentityKind
 from atende.conversations import repository as repo
@@ -180,6 +190,8 @@ class TurnProcessor:
                 messages=tuple(TurnMessage(m.type, m.text, m.content) for m in pending),
                 state={} if fresh or conversation is None else dict(conversation.state or {}),
                 contact_name=(contact.name if contact else None) or sender.get("name"),
+                contact_phone=(contact.phone if contact else None)
+                or (f"+{sender['wa_id']}" if sender.get("wa_id") else None),
                 new_session=fresh,
                 now=now,
                 interactive=channel.kind != "sandbox",
@@ -285,6 +297,13 @@ class TurnProcessor:
             if plan.step.owner != conversation.owner:
                 events.owner(conversation, plan.step.owner, "inbound")
             said = self._apply(session, conversation, actions, events)
+            if any(isinstance(action, OptOut) for action in actions) and not contact.opted_out_at:
+                contact.opted_out_at = now
+                events.add(conversation, "opted_out")
+            audit: dict[str, Any] = {}
+            for action in actions:
+                if isinstance(action, Audit):
+                    audit.update(action.data)
             if plan.turn is None:
                 events.add(conversation, "bot_silent", owner=conversation.owner)
             else:
@@ -295,6 +314,7 @@ class TurnProcessor:
                     engine=self._engine.name,
                     actions=[type(a).__name__.lower() for a in actions],
                     outbound_ids=[row.id for row in said],
+                    **audit,
                 )
             await session.commit()
         log.info("turn done", messages=len(ids), owner=conversation.owner, replies=len(said))
