@@ -37,9 +37,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return databases.pg_url(name)
 
 
+@pytest.fixture(scope="session")
+def nlu_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained NLU model for the whole run (and for the processes tests start)."""
+    path = tmp_path_factory.mktemp("nlu-cache")
+    os.environ["ATENDE_NLU_CACHE_DIR"] = str(path)
+    return path
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path, nlu_cache: Path) -> Settings:
     return Settings(
+        nlu_cache_dir=nlu_cache,
         env=Environment.test,
         database_url=database_url,
         var_dir=tmp_path / "var",

@@ -9,7 +9,6 @@ from sqlalchemy import Connection
 from atende.kit.db import create_engine
 from atende.models import Base
 
-
 #: Full-text search objects each engine builds its own way in migration 0003 (not ORM models).
 RAW_SQL_OBJECTS = ("faq_fts", "ix_faq_passages_search")
 

@@ -27,7 +27,9 @@ class Answer:
 class Transport(Protocol):
     async def say(self, phone: str, text: str, name: str | None) -> str: ...
 
-    async def wait(self, phone: str, message_id: str, after: int, timeout: float) -> Answer: ...
+    async def wait(
+        self, phone: str, message_id: str | None, after: int, timeout: float
+    ) -> Answer: ...
 
     async def close(self) -> None: ...
 
@@ -47,7 +49,7 @@ class LocalTransport:
     async def say(self, phone: str, text: str, name: str | None) -> str:
         return await self._container.sandbox.submit(self._channel, phone, text, name=name)
 
-    async def wait(self, phone: str, message_id: str, after: int, timeout: float) -> Answer:
+    async def wait(self, phone: str, message_id: str | None, after: int, timeout: float) -> Answer:
         result = await self._container.sandbox.replies(
             self._channel, phone, message_id=message_id, after=after, wait=timeout
         )
@@ -73,11 +75,11 @@ class HttpTransport:
         _raise_for_problem(response)
         return str(response.json()["message_id"])
 
-    async def wait(self, phone: str, message_id: str, after: int, timeout: float) -> Answer:
-        response = await self._client.get(
-            f"/sandbox/{self._slug}/replies",
-            params={"from": phone, "message_id": message_id, "after": after, "wait": timeout},
-        )
+    async def wait(self, phone: str, message_id: str | None, after: int, timeout: float) -> Answer:
+        params: dict[str, str | int | float] = {"from": phone, "after": after, "wait": timeout}
+        if message_id is not None:
+            params["message_id"] = message_id
+        response = await self._client.get(f"/sandbox/{self._slug}/replies", params=params)
         _raise_for_problem(response)
         body = response.json()
         return Answer(bool(body["answered"]), list(body["replies"]), int(body["last_id"]))
@@ -127,7 +129,8 @@ async def run_chat(
     stdout: TextIO = sys.stdout,
 ) -> int:
     interactive = stdin.isatty()
-    after = 0
+    # Only this session's replies: start after whatever this customer was already sent.
+    after = (await transport.wait(phone, None, 0, 0.0)).last_id
     if interactive:
         stdout.write("Atende sandbox: escreva como se fosse o cliente (Ctrl-D para sair).\n")
     while True:

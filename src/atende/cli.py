@@ -14,6 +14,12 @@ from atende.config import Environment, Settings
 from atende.kit.logging import configure_logging
 
 
+def _nlu_command() -> click.Command:
+    from atende.assistant.nlu.command import nlu_command
+
+    return nlu_command
+
+
 def _settings() -> Settings:
     return Settings()
 
@@ -269,3 +275,39 @@ def faq_add(path: Path, tenant: str) -> None:
             await engine.dispose()
 
     click.echo(f"{asyncio.run(run())} passages indexed from {path.name}")
+
+
+@main.command("test")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait per answer.")
+def test_scripts(path: Path, timeout: float) -> None:
+    """Play YAML conversation scripts against the configured tenant's assistant (see
+    docs/assistant.md); prints PASS or FAIL per script and exits 1 if any failed."""
+    from atende.main import Container
+    from atende.scenarios import ScriptRunner, script_paths
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    scripts = [(str(p), p.read_text(encoding="utf-8")) for p in script_paths(path)]
+
+    async def run() -> int:
+        container = Container(settings)
+        await container.start_workers(recover_pending=False)
+        failed = 0
+        try:
+            runner = ScriptRunner(container, timeout=timeout)
+            for source, text in scripts:
+                result = await runner.run_script(source, text)
+                click.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.name}  ({source})")
+                for failure in result.failures:
+                    click.echo(f"      {failure}")
+                failed += not result.passed
+        finally:
+            await container.aclose()
+        click.echo(f"{len(scripts) - failed} passed, {failed} failed")
+        return 1 if failed else 0
+
+    sys.exit(asyncio.run(run()))
+
+
+main.add_command(_nlu_command())

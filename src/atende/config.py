@@ -36,6 +36,8 @@ class Settings(BaseSettings):
 
     #: Where customers and providers reach this server (links to boleto PDFs go out with it).
     public_url: str = "http://127.0.0.1:8000"
+    #: Where the trained NLU model is cached between processes; default: var_dir/cache.
+    nlu_cache_dir: Path | None = None
     #: The embedded demo ERP's own database (`atende demo`); default: a SQLite file in var_dir.
     demo_erp_url: str | None = None
 

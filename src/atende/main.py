@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import atende.models  # noqa: F401 - registers every table before the first query
-from atende.assistant.offline import OfflineEngine
+from atende.assistant.dialogue.engine import DialogueEngine
+from atende.assistant.faq import FaqIndex
+from atende.assistant.nlu import Nlu
 from atende.assistant.port import Engine
 from atende.business.registry import ConnectorRegistry
 from atende.business.service import BusinessService
@@ -33,8 +36,16 @@ from atende.outbox.service import SEND
 from atende.pipeline import mark_in_doubt, recover
 from atende.queue.memory import MemoryLocks, MemoryQueue
 from atende.queue.worker import Worker
+from atende.tenancy.profiles import TenantProfiles
 
 log = get_logger(__name__)
+
+_NLUS: dict[Path, Nlu] = {}
+
+
+def shared_nlu(cache_dir: Path) -> Nlu:
+    """One NLU per process and cache folder: trained once, or loaded from the cache."""
+    return _NLUS.setdefault(cache_dir.resolve(), Nlu(cache_dir=cache_dir))
 
 
 class Container:
@@ -59,7 +70,17 @@ class Container:
             "whatsapp": WhatsAppSender(self.graph),
             "sandbox": SandboxSender(),
         }
-        self.engine: Engine = engine or OfflineEngine()
+        self.erp_registry = ConnectorRegistry(
+            self.sessions,
+            demo_erp_url=settings.demo_erp_url or demo_database_url(settings.var_dir),
+            box=self.box,
+        )
+        self.profiles = TenantProfiles(self.sessions)
+        self.faq = FaqIndex(self.sessions)
+        self.nlu = shared_nlu(settings.nlu_cache_dir or Path(settings.var_dir) / "cache")
+        self.engine: Engine = engine or DialogueEngine(
+            nlu=self.nlu, registry=self.erp_registry, profiles=self.profiles, faq=self.faq
+        )
         self.ingest = IngestService(self.sessions, self.queue)
         self.turns = TurnProcessor(
             sessions=self.sessions,
@@ -93,11 +114,6 @@ class Container:
             ingest=self.ingest,
             notifier=self.notifier,
         )
-        self.erp_registry = ConnectorRegistry(
-            self.sessions,
-            demo_erp_url=settings.demo_erp_url or demo_database_url(settings.var_dir),
-            box=self.box,
-        )
         self.business = BusinessService(self.erp_registry, self.box, settings.public_url)
         self.workers: list[Worker] = []
         self._sweeper: asyncio.Task[None] | None = None
@@ -125,6 +141,9 @@ class Container:
                 concurrency=self.settings.send_concurrency,
             ),
         ]
+        if isinstance(self.engine, DialogueEngine):
+            # Train the NLU before the first customer waits for it (CPU-bound: off the loop).
+            await asyncio.to_thread(self.nlu.warm_up)
         for worker in self.workers:
             worker.start()
         if recover_pending:

@@ -38,9 +38,8 @@ async def test_that_a_sandbox_message_is_answered_through_the_outbox(
     )
     body = got.json()
     assert body["answered"] is True
-    assert [r["text"] for r in body["replies"]] == [
-        "Olá, João! 👋 Sou a assistente virtual. Como posso ajudar?"
-    ]
+    (reply,) = body["replies"]
+    assert reply["text"].startswith("Olá, João! 👋 Eu sou a Ana")
     later = await client.get(
         "/sandbox/acme-sandbox/replies",
         params={"from": "11987654321", "after": body["last_id"]},
@@ -94,7 +93,9 @@ class Scripted:
         self.said.append(text)
         return f"m{len(self.said)}"
 
-    async def wait(self, phone: str, message_id: str, after: int, timeout: float) -> Answer:
+    async def wait(self, phone: str, message_id: str | None, after: int, timeout: float) -> Answer:
+        if message_id is None:  # where this customer's history ends
+            return Answer(False, [], 0)
         return Answer(True, [{**self.reply, "id": after + 1}], after + 1)
 
     async def close(self) -> None:

@@ -10,8 +10,7 @@ import httpx
 import orjson
 import pytest
 
-from atende.assistant.offline import OfflineEngine
-from atende.assistant.port import Action, Turn
+from atende.assistant.port import Action, Engine, Turn
 from atende.config import Settings
 from atende.devtools.fake_graph import FakeGraph, Reply
 from atende.kit.logging import configure_logging
@@ -54,17 +53,20 @@ def secrets_in(text: str) -> list[str]:
     return found
 
 
-class ExplodingOnce(OfflineEngine):
+class ExplodingOnce:
     """Fails the first turn with personal data in the exception, as a buggy engine might."""
 
-    def __init__(self) -> None:
+    name = "exploding"
+
+    def __init__(self, inner: Engine) -> None:
+        self.inner = inner
         self.exploded = False
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         if not self.exploded:
             self.exploded = True
             raise RuntimeError(f"could not parse {turn.text!r} for {EMAIL}")
-        return await super().reply(turn)
+        return await self.inner.reply(turn)
 
 
 @pytest.fixture
@@ -79,7 +81,8 @@ async def test_that_logs_of_whole_conversations_hold_no_personal_data(
     settings: Settings, graph: FakeGraph, captured: io.StringIO
 ) -> None:
     quick_retry = settings.model_copy(update={"send_backoff_base_seconds": 0.01})
-    container = Container(quick_retry, engine=ExplodingOnce())
+    container = Container(quick_retry)
+    container.turns.engine = ExplodingOnce(container.turns.engine)
     await seed(container, graph.url)
     graph.script(
         Reply.meta_error(500, 131000, f"Something went wrong for {CUSTOMERS[0]}"),

@@ -28,7 +28,8 @@ def env_for(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith("ATENDE_") and not key.startswith("COV_")
+        if (not key.startswith("ATENDE_") or key == "ATENDE_NLU_CACHE_DIR")
+        and not key.startswith("COV_")
     }
     env.update(
         ATENDE_DATABASE_URL=database_url,

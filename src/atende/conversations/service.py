@@ -115,7 +115,7 @@ class TurnProcessor:
         self._sessions = sessions
         self._queue = queue
         self._channels = channels
-        self._engine = engine
+        self.engine = engine
         self._settings = settings
         self._notifier = notifier
 
@@ -136,7 +136,7 @@ class TurnProcessor:
                 last_id = plan.pending[-1].provider_message_id
                 if sender is not None and last_id:
                     await self._mark_read(sender, channel, last_id)
-                actions = await self._engine.reply(plan.turn)
+                actions = await self.engine.reply(plan.turn)
             try:
                 conversation_id = await self._commit(channel, plan, actions, job.correlation_id)
             except ConversationChanged:
@@ -311,7 +311,7 @@ class TurnProcessor:
                 events.add(
                     conversation,
                     "engine_replied",
-                    engine=self._engine.name,
+                    engine=self.engine.name,
                     actions=[type(a).__name__.lower() for a in actions],
                     outbound_ids=[row.id for row in said],
                     **audit,

@@ -1,0 +1,1 @@
+"""The offline pt-BR assistant: NLU, slot filling, the business tools, pt-BR replies."""

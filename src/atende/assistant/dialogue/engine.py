@@ -1,0 +1,479 @@
+"""The offline pt-BR engine: understands with the NLU, fills slots across turns, calls the
+business tools (which enforce who may see what), and answers with pt-BR templates.
+
+Session memory (``turn.state``) keys: ``turn`` (counter), ``goal`` (what the customer wants
+once identified), ``awaiting`` (document | challenge | titulo | order_confirm), ``options``
+(títulos offered), ``misunderstood``, plus what the tools keep (verification, order summary).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from unidecode import unidecode
+
+from atende.assistant.dialogue.replies import (
+    Replies,
+    format_date,
+    order_text,
+    orders_text,
+    second_copy_intro,
+    titulo_line,
+)
+from atende.assistant.faq import FaqIndex
+from atende.assistant.nlu import Nlu, Understanding
+from atende.assistant.port import Action, Audit, Handoff, OptOut, Remember, Say, Turn
+from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.models import (
+    AnswerChallenge,
+    ConfirmOrder,
+    IdentifyCustomer,
+    OrderLine,
+    OrderQuery,
+    PrepareOrder,
+    RecentOrders,
+    RequestSecondCopy,
+    StockQuery,
+)
+from atende.assistant.tools.verification import Challenge
+from atende.brazil.documents import DocumentProblem
+from atende.brazil.money import format_brl
+from atende.business.registry import ConnectorRegistry
+from atende.channels.types import (
+    Button,
+    ButtonsContent,
+    ListContent,
+    ListRow,
+    ListSection,
+    MediaContent,
+    OutboundContent,
+    TextContent,
+)
+from atende.kit.errors import AtendeError
+from atende.tenancy.profiles import TenantProfiles
+
+#: Intents that need to know (and verify) who the customer is.
+NEEDS_CUSTOMER = frozenset(
+    {
+        "invoice_copy",
+        "open_invoices",
+        "order_status",
+        "order_history",
+        "delivery_tracking",
+        "place_order",
+    }
+)
+_DOCUMENT_PROBLEMS = {
+    DocumentProblem.check_digits: "os dígitos verificadores não conferem",
+    DocumentProblem.length: "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
+    DocumentProblem.repeated_digits: "ele tem todos os dígitos iguais",
+    DocumentProblem.characters: "ele tem caracteres que um CPF ou CNPJ não tem",
+    DocumentProblem.empty: "não consegui ler o número",
+}
+_CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la|parar)\W*$")
+_BACK = re.compile(r"^\s*(voltar|volta|menu|inicio)\W*$")
+
+
+class DialogueEngine:
+    name = "offline"
+
+    def __init__(
+        self,
+        *,
+        nlu: Nlu,
+        registry: ConnectorRegistry,
+        profiles: TenantProfiles,
+        faq: FaqIndex,
+    ) -> None:
+        self._nlu = nlu
+        self._registry = registry
+        self._profiles = profiles
+        self._faq = faq
+
+    async def reply(self, turn: Turn) -> Sequence[Action]:
+        profile = await self._profiles.get(turn.tenant_id)
+        conversation = _Conversation(
+            self, turn, Replies(profile.name, profile.settings), profile.settings
+        )
+        await conversation.run()
+        return conversation.actions
+
+
+class _Conversation:
+    """One turn's worth of dialogue; collects actions and the new session memory."""
+
+    def __init__(
+        self, engine: DialogueEngine, turn: Turn, replies: Replies, settings: dict[str, Any]
+    ) -> None:
+        self.engine = engine
+        self.turn = turn
+        self.replies = replies
+        self.settings = settings
+        self.state: dict[str, Any] = dict(turn.state)
+        self.state["turn"] = int(self.state.get("turn", 0)) + 1
+        self.actions: list[Action] = []
+        self.tools_called: list[str] = []
+        self._tools: BusinessTools | None = None
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def say(self, content: OutboundContent | str) -> None:
+        self.actions.append(Say(TextContent(content) if isinstance(content, str) else content))
+
+    async def tools(self) -> BusinessTools:
+        if self._tools is None:
+            erp = await self.engine._registry.erp(self.turn.tenant_id)
+            challenge = Challenge(self.settings.get("verification_challenge", "birth_date"))
+            self._tools = BusinessTools(
+                ToolContext(
+                    tenant_id=self.turn.tenant_id,
+                    conversation_id=self.turn.conversation_id,
+                    erp=erp,
+                    contact_phone=self.turn.contact_phone,
+                    state=self.state,
+                    challenge=challenge,
+                    turn_number=int(self.state["turn"]),
+                )
+            )
+        return self._tools
+
+    def handoff(self, reason: str, text: str | None = None) -> None:
+        self.say(text or self.replies.handoff(self.turn.now))
+        self.actions.append(Handoff(reason))
+        self.state.pop("awaiting", None)
+        self.state.pop("goal", None)
+
+    async def run(self) -> None:
+        understanding = self.engine._nlu.understand(self.turn.text)
+        try:
+            await self._dispatch(understanding)
+        except ToolError as error:
+            self.say(error.message)
+            if error.code == "unavailable":
+                self.state.pop("awaiting", None)
+        except AtendeError:
+            # No connector for this tenant, or the like: be honest and offer a person.
+            self.say(
+                "Ainda não consigo consultar isso por aqui. Quer falar com um atendente? "
+                "Responda *atendente*."
+            )
+        self.actions.append(Audit({"intent": understanding.intent, "tools": self.tools_called}))
+        self.actions.append(Remember(self.state))
+
+    # -- the dialogue ----------------------------------------------------------------------
+
+    async def _dispatch(self, nlu: Understanding) -> None:
+        text = unidecode(self.turn.text).lower().strip()
+        if _CANCEL.match(text):
+            for key in ("awaiting", "goal", "options", "order_summary"):
+                self.state.pop(key, None)
+            self.say(self.replies.text("cancelled"))
+            return
+        if _BACK.match(text):
+            self.state.pop("awaiting", None)
+            self.state.pop("options", None)
+            self.say(self.replies.greeting(None))
+            return
+        if nlu.intent == "human_handoff":
+            self.handoff("customer asked for a human")
+            return
+        if nlu.intent == "complaint":
+            self.handoff(f"complaint: {self.turn.text[:200]}", self.replies.text("complaint"))
+            return
+        if nlu.intent == "opt_out":
+            self.actions.append(OptOut())
+            self.say(self.replies.text("opt_out"))
+            return
+        awaiting = self.state.get("awaiting")
+        if awaiting == "challenge" and not _entity(nlu, "cpf", "cnpj"):
+            await self._answer_challenge()
+            return
+        if awaiting == "titulo":
+            chosen = self._chosen_titulo()
+            if chosen is not None:
+                await self._second_copy(chosen)
+                return
+        if awaiting == "order_confirm" and nlu.intent in {"affirm", "deny"}:
+            await self._confirm_order(nlu.intent == "affirm")
+            return
+        document = _entity(nlu, "cpf", "cnpj")
+        if nlu.intent in NEEDS_CUSTOMER:
+            self.state["goal"] = nlu.intent
+            self._remember_order_items(nlu)
+        if document is not None:
+            await self._identify(document)
+            return
+        if awaiting == "document" and nlu.intent in {"provide_document", OUT_OF_SCOPE_INTENT}:
+            self.say(
+                "Não consegui identificar um CPF ou CNPJ na sua mensagem. Pode digitar só os "
+                "números?"
+            )
+            return
+        await self._intent(nlu)
+
+    async def _intent(self, nlu: Understanding) -> None:
+        intent = nlu.intent
+        if intent in NEEDS_CUSTOMER:
+            await self._goal()
+        elif intent == "stock_check":
+            await self._stock(nlu)
+        elif intent == "business_info":
+            await self._faq()
+        elif intent == "greeting":
+            self.state["misunderstood"] = 0
+            self.say(self.replies.greeting(self.turn.contact_name))
+        elif intent == "thanks":
+            self.say(self.replies.text("thanks"))
+        elif intent == "goodbye":
+            self.say(self.replies.text("sign_off"))
+        elif intent in {"affirm", "deny", "provide_document"}:
+            self.say(
+                "Como posso ajudar? Posso enviar *2ª via de boleto*, ver *pedidos* ou *estoque*."
+            )
+        else:
+            await self._not_understood()
+
+    async def _not_understood(self) -> None:
+        # A business question the classifier missed may still be in the FAQ.
+        hit = await self.engine._faq.answer(self.turn.tenant_id, self.turn.text)
+        if hit is not None:
+            self.tools_called.append("answer_faq")
+            self.say(hit.body)
+            return
+        misses = int(self.state.get("misunderstood", 0)) + 1
+        self.state["misunderstood"] = misses
+        if misses >= 2:
+            self.state["misunderstood"] = 0
+            self.say(
+                ButtonsContent(
+                    body=self.replies.text("offer_human").split(" Responda")[0],
+                    buttons=(
+                        Button("handoff", "Falar com atendente"),
+                        Button("menu", "Voltar ao menu"),
+                    ),
+                )
+                if self.turn.interactive
+                else self.replies.text("offer_human")
+            )
+            return
+        self.say(self.replies.text("not_understood"))
+
+    # -- identification --------------------------------------------------------------------
+
+    async def _identify(self, document: str) -> None:
+        tools = await self.tools()
+        self.tools_called.append("identify_customer")
+        result = await tools.identify_customer(IdentifyCustomer(document=document))
+        if result.status == "verified":
+            self.state.pop("awaiting", None)
+            await self._goal()
+        elif result.status == "challenge":
+            self.state["awaiting"] = "challenge"
+            self.say(result.question or "Para sua segurança, confirme um dado do cadastro.")
+        elif result.status == "invalid_document":
+            problem = _DOCUMENT_PROBLEMS.get(DocumentProblem(result.reason or "empty"), "")
+            self.state["awaiting"] = "document"
+            self.say(f"Esse documento parece inválido: {problem}. Pode conferir e enviar de novo?")
+        elif result.status == "locked":
+            self.handoff("verification locked")
+        else:
+            self.state["awaiting"] = "document"
+            self.say(
+                "Não encontrei cadastro com esse documento. Confere o número? Se preferir, "
+                "responda *atendente*."
+            )
+
+    async def _answer_challenge(self) -> None:
+        tools = await self.tools()
+        self.tools_called.append("answer_challenge")
+        result = await tools.answer_challenge(AnswerChallenge(answer=self.turn.text[:100]))
+        if result.status == "verified":
+            self.state.pop("awaiting", None)
+            self.say("Obrigada, identidade confirmada! ✅")
+            await self._goal()
+        elif result.status == "wrong":
+            self.say(
+                f"Não confere com o cadastro. Tente de novo ({result.attempts_left} tentativas)."
+            )
+        else:
+            self.handoff(
+                "verification failed",
+                "Não consegui confirmar seus dados. " + self.replies.handoff(self.turn.now),
+            )
+
+    # -- goals -----------------------------------------------------------------------------
+
+    async def _goal(self) -> None:
+        goal = self.state.get("goal")
+        tools = await self.tools()
+        if tools.ctx.state.get("verified") is None:
+            self.state["awaiting"] = "document"
+            self.say(self.replies.text("ask_document"))
+            return
+        if goal in {"invoice_copy", "open_invoices"}:
+            await self._titulos(goal)
+        elif goal in {"order_status", "delivery_tracking"}:
+            self.tools_called.append(goal)
+            call = tools.delivery_tracking if goal == "delivery_tracking" else tools.order_status
+            order = await call(OrderQuery(order_id=self.state.pop("order_id", None)))
+            self.say(order_text(order))
+        elif goal == "order_history":
+            self.tools_called.append("recent_orders")
+            orders = (await tools.recent_orders(RecentOrders())).orders
+            self.say(orders_text(orders) if orders else self.replies.text("no_orders"))
+        elif goal == "place_order":
+            await self._prepare_order()
+        else:
+            self.say("Identificação confirmada. Como posso ajudar?")
+        self.state.pop("goal", None)
+
+    async def _titulos(self, goal: str) -> None:
+        tools = await self.tools()
+        self.tools_called.append("open_titulos")
+        titulos = (await tools.open_titulos()).titulos
+        if not titulos:
+            self.say(self.replies.text("no_titulos"))
+            return
+        if len(titulos) == 1 and goal == "invoice_copy":
+            await self._second_copy(titulos[0].id)
+            return
+        self.state["options"] = [t.id for t in titulos]
+        self.state["awaiting"] = "titulo"
+        body = f"Você tem {len(titulos)} boleto(s) em aberto. De qual quer a 2ª via?"
+        if self.turn.interactive and len(titulos) <= 10:
+            rows = tuple(ListRow(t.id, format_brl(t.amount_cents), titulo_line(t)) for t in titulos)
+            self.say(
+                ListContent(body=body, button="Ver boletos", sections=(ListSection(None, rows),))
+            )
+        else:
+            lines = [f"{n}. {titulo_line(t)}" for n, t in enumerate(titulos, 1)]
+            self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
+
+    def _chosen_titulo(self) -> str | None:
+        options = [str(option) for option in self.state.get("options") or []]
+        for message in self.turn.messages:
+            chosen = message.content.get("id")
+            if message.type in {"list_reply", "button_reply"} and chosen in options:
+                return str(chosen)
+        number = re.fullmatch(r"\s*(\d{1,2})\s*", self.turn.text)
+        if number and 1 <= int(number.group(1)) <= len(options):
+            return options[int(number.group(1)) - 1]
+        upper = self.turn.text.upper()
+        return next((option for option in options if option in upper), None)
+
+    async def _second_copy(self, titulo_id: str) -> None:
+        tools = await self.tools()
+        self.tools_called.append("second_copy")
+        copy = await tools.second_copy(RequestSecondCopy(titulo_id=titulo_id))
+        self.state.pop("awaiting", None)
+        self.state.pop("options", None)
+        self.say(second_copy_intro(copy))
+        self.say(copy.linha_digitavel)
+        if copy.pdf_url:
+            self.say(
+                MediaContent(
+                    media_type="document",
+                    link=copy.pdf_url,
+                    caption=f"Boleto com vencimento em {format_date(copy.due_date)}",
+                    filename=f"boleto-{copy.titulo_id}.pdf",
+                )
+            )
+        if copy.pix_copia_e_cola:
+            self.say("Se preferir pagar com PIX, use o copia e cola abaixo:")
+            self.say(copy.pix_copia_e_cola)
+
+    # -- stock and orders ------------------------------------------------------------------
+
+    async def _stock(self, nlu: Understanding) -> None:
+        tools = await self.tools()
+        self.tools_called.append("stock")
+        sku = _entity(nlu, "sku")
+        query = None if sku else _product_words(self.turn.text)
+        if not sku and not query:
+            self.say("Qual produto você procura? Pode mandar o nome ou o código.")
+            return
+        products = (await tools.stock(StockQuery(sku=sku, query=query))).products
+        if not products:
+            self.say("Não encontrei esse produto no catálogo.")
+            return
+        lines = [
+            f"*{p.name}* ({p.sku}): {format_brl(p.price_cents)} • "
+            + (f"{p.stock} em estoque" if p.available else "sem estoque no momento")
+            for p in products
+        ]
+        self.say("\n".join(lines))
+
+    def _remember_order_items(self, nlu: Understanding) -> None:
+        sku = _entity(nlu, "sku")
+        if nlu.intent == "place_order" and sku:
+            quantity = _entity(nlu, "quantity")
+            self.state["order_items"] = [{"sku": sku, "quantity": int(quantity or 1)}]
+        order_id = _entity(nlu, "order_id")
+        if order_id:
+            self.state["order_id"] = order_id
+
+    async def _prepare_order(self) -> None:
+        items = self.state.get("order_items")
+        if not items:
+            self.state["goal"] = "place_order"
+            self.say("Qual produto (código, por exemplo CAM-001) e quantas unidades você quer?")
+            return
+        tools = await self.tools()
+        self.tools_called.append("prepare_order")
+        summary = await tools.prepare_order(
+            PrepareOrder(items=[OrderLine(**item) for item in items])
+        )
+        self.state["awaiting"] = "order_confirm"
+        self.state["summary_id"] = summary.summary_id
+        body = (
+            "Resumo do pedido:\n"
+            + "\n".join(summary.lines)
+            + f"\nTotal: *{format_brl(summary.total_cents)}*\nPosso confirmar?"
+        )
+        if self.turn.interactive:
+            self.say(
+                ButtonsContent(
+                    body=body, buttons=(Button("sim", "Confirmar"), Button("nao", "Cancelar"))
+                )
+            )
+        else:
+            self.say(body + " (responda *sim* ou *não*)")
+
+    async def _confirm_order(self, confirmed: bool) -> None:
+        self.state.pop("awaiting", None)
+        summary_id = str(self.state.pop("summary_id", ""))
+        self.state.pop("order_items", None)
+        if not confirmed:
+            self.say("Pedido cancelado. Posso ajudar com mais alguma coisa?")
+            return
+        tools = await self.tools()
+        self.tools_called.append("confirm_order")
+        placed = await tools.confirm_order(ConfirmOrder(summary_id=summary_id))
+        self.say(f"{placed.message} Número do pedido: *{placed.order_id}*.")
+
+    async def _faq(self) -> None:
+        self.tools_called.append("answer_faq")
+        hit = await self.engine._faq.answer(self.turn.tenant_id, self.turn.text)
+        self.say(hit.body if hit is not None else self.replies.text("faq_missing"))
+
+
+OUT_OF_SCOPE_INTENT = "out_of_scope"
+_PRODUCT_FILLER = re.compile(
+    r"\b(tem|voces|vcs|vc|voce|estoque|disponivel|disponiveis|ainda|quanto|custa|preco|valor|"
+    r"o|a|os|as|de|do|da|um|uma|no|na|ai|pra|para|gostaria|saber|se|queria|quero|ver)\b"
+)
+
+
+def _product_words(text: str) -> str | None:
+    words = _PRODUCT_FILLER.sub(" ", re.sub(r"[^\w\s]", " ", unidecode(text).lower()))
+    query = " ".join(words.split())
+    return query or None
+
+
+def _entity(nlu: Understanding, *types: str) -> str | None:
+    for entity in nlu.entities:
+        if entity.type in types:
+            return entity.value
+    return None

@@ -1,0 +1,146 @@
+"""pt-BR wording, per tenant: defaults that a tenant overrides in ``settings["templates"]``.
+
+WhatsApp formatting: *bold*, _italic_; one idea per message; the linha digitável alone in its
+own message so that a long press copies exactly it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from atende.assistant.tools.models import OrderView, SecondCopyView, TituloView
+from atende.brazil.money import format_brl
+
+DEFAULTS: Mapping[str, str] = {
+    "greeting": (
+        "Olá{name}! 👋 Eu sou a {assistant}, assistente virtual da {business}. Posso te ajudar "
+        "com *2ª via de boleto*, *pedidos e entregas* e *estoque e preços*. Como posso ajudar?"
+    ),
+    "sign_off": "Até mais! Se precisar, é só chamar por aqui. 😊",
+    "thanks": "Por nada! Posso ajudar com mais alguma coisa?",
+    "ask_document": "Para consultar, me informe o *CPF ou CNPJ* do cadastro, por favor.",
+    "not_understood": (
+        "Desculpe, não entendi. 😕 Posso ajudar com *2ª via de boleto*, *pedidos e entregas* "
+        "ou *estoque*. Pode escrever de outro jeito?"
+    ),
+    "offer_human": (
+        "Parece que não estou conseguindo te ajudar. Quer falar com um atendente? Responda "
+        "*atendente* que eu transfiro."
+    ),
+    "handoff_open": (
+        "Certo! Vou te transferir para um atendente humano. Em instantes alguém da nossa equipe "
+        "continua por aqui. 🙂"
+    ),
+    "handoff_closed": (
+        "Certo! Vou te transferir para um atendente humano. Nossa equipe atende {hours}; "
+        "assim que abrirmos, alguém continua por aqui. 🙂"
+    ),
+    "complaint": (
+        "Sinto muito pelo transtorno. 😔 Vou passar sua conversa para um atendente humano, que "
+        "vai cuidar disso com prioridade."
+    ),
+    "opt_out": (
+        "Pronto, registrei que você não quer mais receber nossas mensagens. Se mudar de ideia, "
+        "é só escrever aqui."
+    ),
+    "cancelled": "Tudo bem, cancelei. Posso ajudar com mais alguma coisa?",
+    "no_titulos": "Você não tem boletos em aberto. 🎉",
+    "no_orders": "Não encontrei pedidos nos últimos 60 dias.",
+    "faq_missing": (
+        "Não encontrei essa informação aqui. Quer falar com um atendente? Responda *atendente*."
+    ),
+}
+
+_WEEKDAYS = ["segunda", "terça", "quarta", "quinta", "sexta", "sábado", "domingo"]
+
+
+class Replies:
+    def __init__(self, business: str, settings: Mapping[str, Any]) -> None:
+        self.business = business or "nossa empresa"
+        self.assistant = str(settings.get("assistant_name") or "Ana")
+        self._templates = {**DEFAULTS, **dict(settings.get("templates") or {})}
+        self._hours = dict(settings.get("business_hours") or {})
+        self._tz = ZoneInfo(str(settings.get("timezone") or "America/Sao_Paulo"))
+
+    def text(self, key: str, **values: Any) -> str:
+        return str(self._templates[key]).format(
+            assistant=self.assistant, business=self.business, **values
+        )
+
+    def greeting(self, name: str | None) -> str:
+        first = (name or "").split(" ")[0]
+        return self.text("greeting", name=f", {first}" if first else "")
+
+    # -- business hours --------------------------------------------------------------------
+
+    def open_now(self, now: datetime) -> bool:
+        """Within business hours? ``business_hours`` maps "mon".."sun" to "08:00-18:00"."""
+        if not self._hours:
+            return True
+        local = now.astimezone(self._tz)
+        key = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][local.weekday()]
+        span = self._hours.get(key)
+        if not span:
+            return False
+        start, end = (time.fromisoformat(part.strip()) for part in str(span).split("-"))
+        return start <= local.time() < end
+
+    def handoff(self, now: datetime) -> str:
+        if self.open_now(now):
+            return self.text("handoff_open")
+        return self.text("handoff_closed", hours=self.hours_text())
+
+    def hours_text(self) -> str:
+        days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        parts = [f"{_WEEKDAYS[i]} {self._hours[d]}" for i, d in enumerate(days) if d in self._hours]
+        return ", ".join(parts) or "em horário comercial"
+
+
+def format_date(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def titulo_line(titulo: TituloView) -> str:
+    due = format_date(titulo.due_date)
+    if titulo.status == "overdue":
+        return f"{format_brl(titulo.amount_cents)}, venceu em {due} ({titulo.days_overdue} dias)"
+    return f"{format_brl(titulo.amount_cents)}, vence em {due}"
+
+
+def second_copy_intro(copy: SecondCopyView) -> str:
+    lines = [
+        f"Aqui está a 2ª via do seu boleto de *{format_brl(copy.amount_cents)}*, "
+        f"com vencimento em *{format_date(copy.due_date)}*."
+    ]
+    if copy.reissued:
+        lines.append("Como o boleto estava vencido, ele foi reemitido com multa e juros.")
+    lines.append("A linha digitável vai na próxima mensagem, para você copiar:")
+    return "\n".join(lines)
+
+
+_STATUS = {
+    "processing": "em separação",
+    "shipped": "enviado",
+    "delivered": "entregue",
+    "cancelled": "cancelado",
+}
+
+
+def order_text(order: OrderView) -> str:
+    lines = [
+        f"Pedido *{order.id}*: {_STATUS[order.status]} ({format_brl(order.total_cents)}).",
+        "Itens: " + "; ".join(order.items) + ".",
+    ]
+    if order.tracking_code:
+        carrier = f" ({order.carrier})" if order.carrier else ""
+        lines.append(f"Rastreio{carrier}: *{order.tracking_code}*")
+        if order.tracking_url:
+            lines.append(order.tracking_url)
+    return "\n".join(lines)
+
+
+def orders_text(orders: list[OrderView]) -> str:
+    return "\n\n".join(order_text(order) for order in orders)

@@ -1,0 +1,293 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from atende.assistant.nlu.entities import Entity, extract
+
+
+def _found(text: str) -> list[tuple[str, str, str]]:
+    return [(e.type, e.value, e.text) for e in extract(text).entities]
+
+
+def _of_type(text: str, kind: str) -> list[Entity]:
+    return [e for e in extract(text).entities if e.type == kind]
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "meu cpf é 529.982.247-25",
+        "cpf: 52998224725",
+        "o cpf 529982247-25 é do titular",
+        "anota aí: 529 982 247 25",
+        "Segue o CPF (529.982.247-25).",
+    ],
+)
+def test_valid_cpf(text: str) -> None:
+    [cpf] = _of_type(text, "cpf")
+    assert cpf.value == "52998224725"
+    assert text[cpf.start : cpf.end] == cpf.text
+
+
+def test_invalid_cpf_is_never_an_entity_but_is_reported() -> None:
+    result = extract("meu cpf é 529.982.247-24")
+    assert result.entities == ()
+    [invalid] = result.invalid_documents
+    assert (invalid.kind, invalid.value, invalid.text) == ("cpf", "52998224724", "529.982.247-24")
+    assert invalid.reason == "check_digits"
+
+
+def test_repeated_digits_cpf_is_not_a_cpf() -> None:
+    assert _of_type("cpf 111.111.111-11", "cpf") == []
+
+
+def test_numeric_cnpj() -> None:
+    assert _found("o cnpj da empresa é 11.222.333/0001-81") == [
+        ("cnpj", "11222333000181", "11.222.333/0001-81")
+    ]
+    assert _found("cnpj 11222333000181")[0][:2] == ("cnpj", "11222333000181")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cnpj novo 12.ABC.345/01DE-35",
+        "12ABC34501DE35",
+        "o cnpj é 12.abc.345/01de-35",
+        "cnpj 12abc34501de35",
+    ],
+)
+def test_alphanumeric_cnpj(text: str) -> None:
+    [cnpj] = _of_type(text, "cnpj")
+    assert cnpj.value == "12ABC34501DE35"
+
+
+def test_invalid_cnpj_is_never_an_entity() -> None:
+    result = extract("cnpj 11.222.333/0001-82")
+    assert result.entities == ()
+    assert [d.kind for d in result.invalid_documents] == ["cnpj"]
+
+
+def test_cpf_inside_a_longer_number_is_not_a_cpf() -> None:
+    # A 14-digit CNPJ contains 11-digit runs; none of them is a CPF.
+    assert [e.type for e in extract("11222333000181").entities] == ["cnpj"]
+    assert _of_type("boleto 3419152998224725000", "cpf") == []
+
+
+# --- phones are not CPFs ----------------------------------------------------------------------
+
+# 119.876.543-74 has valid CPF check digits and is also shaped like a São Paulo mobile number.
+PHONE_SHAPED_CPF = "11987654374"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "me liga no (11) 98765-4321",
+        "meu celular é (11) 98765-4374",
+        "whats 11 98765-4374",
+        "+55 11 98765-4374",
+        "+5511987654374",
+        f"meu telefone é {PHONE_SHAPED_CPF}",
+        f"me chama no zap {PHONE_SHAPED_CPF}",
+        f"{PHONE_SHAPED_CPF} é meu whatsapp",
+    ],
+)
+def test_phone_is_not_a_cpf(text: str) -> None:
+    result = extract(text)
+    assert result.entities == ()
+    assert result.invalid_documents == ()
+
+
+def test_phone_shaped_cpf_is_a_cpf_when_said_so() -> None:
+    [cpf] = _of_type(f"meu cpf é {PHONE_SHAPED_CPF}", "cpf")
+    assert cpf.value == PHONE_SHAPED_CPF
+
+
+def test_cpf_and_phone_in_one_message() -> None:
+    text = f"cpf 529.982.247-25 e celular {PHONE_SHAPED_CPF}"
+    assert [(e.type, e.value) for e in extract(text).entities] == [("cpf", "52998224725")]
+
+
+# --- other entities ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "span"),
+    [
+        ("meu cep é 01310-100", "01310100", "01310-100"),
+        ("CEP 01.310-100", "01310100", "01.310-100"),
+        ("cep: 01310100", "01310100", "01310100"),
+    ],
+)
+def test_cep(text: str, value: str, span: str) -> None:
+    assert _found(text) == [("cep", value, span)]
+
+
+def test_bare_eight_digits_are_not_a_cep() -> None:
+    assert _of_type("pedido 01310100", "cep") == []
+    assert _of_type("cep 00000-000", "cep") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "span"),
+    [
+        ("quero duas camisetas", "2", "duas"),
+        ("quero 2 unidades do CAM-001", "2", "2"),
+        ("manda 3x", "3", "3x"),
+        ("me vê três", "3", "três"),
+        ("uma dúzia de canecas", "12", "uma dúzia"),
+        ("meia dúzia", "6", "meia dúzia"),
+        ("vinte e cinco caixas", "25", "vinte e cinco"),
+        ("10 unidades", "10", "10"),
+        ("comprei 2 camisetas", "2", "2"),
+    ],
+)
+def test_quantity(text: str, value: str, span: str) -> None:
+    [quantity] = _of_type(text, "quantity")
+    assert (quantity.value, quantity.text) == (value, span)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "preciso da 2a via",
+        "preciso da 2 via do boleto",
+        "faz 3 dias que espero",
+        "paguei R$ 50",
+        "vence dia 15 de maio",
+        "chega às 10h",
+        "parcelar em 3x",
+        "quero um atendente",
+        "tem a bota 38 preta?",
+    ],
+)
+def test_not_a_quantity(text: str) -> None:
+    assert _of_type(text, "quantity") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "span"),
+    [
+        ("tem o CAM-001?", "CAM-001", "CAM-001"),
+        ("quero 2 do ABC123", "ABC123", "ABC123"),
+        ("tem cam-001 no M?", "CAM-001", "cam-001"),
+        ("código abc123", "ABC123", "abc123"),
+    ],
+)
+def test_sku(text: str, value: str, span: str) -> None:
+    [sku] = _of_type(text, "sku")
+    assert (sku.value, sku.text) == (value, span)
+
+
+@pytest.mark.parametrize("text", ["tive covid19", "o cpf12345", "meu pedido PED-2026-0001"])
+def test_not_a_sku(text: str) -> None:
+    assert _of_type(text, "sku") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "span"),
+    [
+        ("pedido 12345", "12345", "12345"),
+        ("cadê o pedido nº 12345?", "12345", "12345"),
+        ("pedido número 987654", "987654", "987654"),
+        ("meu pedido #12345 não chegou", "12345", "#12345"),
+        ("status do PED-2026-0001", "PED-2026-0001", "PED-2026-0001"),
+        ("status do ped-2026-0001", "PED-2026-0001", "ped-2026-0001"),
+    ],
+)
+def test_order_id(text: str, value: str, span: str) -> None:
+    [order] = _of_type(text, "order_id")
+    assert (order.value, order.text) == (value, span)
+
+
+def test_compra_with_a_quantity_is_not_an_order_id() -> None:
+    assert _of_type("compra 300 unidades", "order_id") == []
+
+
+def test_email_is_lowercased() -> None:
+    assert _found("meu email é FULANO.Silva@Gmail.COM.") == [
+        ("email", "fulano.silva@gmail.com", "FULANO.Silva@Gmail.COM")
+    ]
+
+
+def test_everything_at_once() -> None:
+    text = (
+        "Oi! Quero 3 unidades do CAM-001 no cnpj 11.222.333/0001-81, entrega no CEP 01310-100; "
+        "nota pro email Compras@Empresa.com.br"
+    )
+    assert [(e.type, e.value) for e in extract(text).entities] == [
+        ("quantity", "3"),
+        ("sku", "CAM-001"),
+        ("cnpj", "11222333000181"),
+        ("cep", "01310100"),
+        ("email", "compras@empresa.com.br"),
+    ]
+
+
+# --- properties -------------------------------------------------------------------------------
+
+
+def _cpf_check_digits(base: list[int]) -> list[int]:
+    digits = list(base)
+    for length in (9, 10):
+        total = sum(d * (length + 1 - i) for i, d in enumerate(digits[:length]))
+        digits.append(total * 10 % 11 % 10)
+    return digits
+
+
+def _is_valid_cpf(digits: list[int]) -> bool:
+    return len(set(digits)) > 1 and _cpf_check_digits(digits[:9]) == digits
+
+
+def _formatted(digits: str, style: int) -> str:
+    if style == 0:
+        return f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}"
+    if style == 1:
+        return digits
+    return f"{digits[:9]}-{digits[9:]}"
+
+
+_TEMPLATES = (
+    "meu cpf é {}",
+    "{}",
+    "cpf: {} obrigado",
+    "segue o documento {} pfv",
+    "oi, boa tarde! o cpf do titular é {}, pode ver?",
+    "2a via do boleto, cpf {}",
+)
+
+_bases = st.lists(st.integers(0, 9), min_size=9, max_size=9).filter(lambda b: len(set(b)) > 1)
+
+
+@given(base=_bases, style=st.integers(0, 2), template=st.sampled_from(_TEMPLATES))
+def test_valid_cpf_in_a_sentence_is_found(base: list[int], style: int, template: str) -> None:
+    digits = "".join(map(str, _cpf_check_digits(base)))
+    text = template.format(_formatted(digits, style))
+    assert [(e.type, e.value) for e in extract(text).entities] == [("cpf", digits)]
+
+
+@given(
+    base=_bases,
+    position=st.integers(0, 10),
+    shift=st.integers(1, 9),
+    style=st.integers(0, 2),
+    template=st.sampled_from(_TEMPLATES),
+)
+def test_cpf_with_one_changed_digit_is_never_accepted(
+    base: list[int], position: int, shift: int, style: int, template: str
+) -> None:
+    digits = _cpf_check_digits(base)
+    digits[position] = (digits[position] + shift) % 10
+    # About 0.2% of single-digit changes land on another valid CPF (remainder 10 becomes 0):
+    # that is a CPF, not an error to reject.
+    assume(not _is_valid_cpf(digits))
+    text = template.format(_formatted("".join(map(str, digits)), style))
+    result = extract(text)
+    assert not [e for e in result.entities if e.type in {"cpf", "cnpj"}]
+    assert [d.value for d in result.invalid_documents] == ["".join(map(str, digits))]
