@@ -71,9 +71,12 @@ class ScriptRunner:
 
     async def run_script(self, source: str, text: str) -> ScriptResult:
         """Play one script (``text`` is its YAML; ``source`` names it in the report)."""
-        spec = yaml.safe_load(text) or {}
-        result = ScriptResult(str(spec.get("name") or Path(source).stem), source)
+        result = ScriptResult(Path(source).stem, source)
         try:
+            spec = yaml.safe_load(text) or {}
+            if not isinstance(spec, dict):
+                raise ValueError("a script is a mapping with name, phone and steps")
+            result.name = str(spec.get("name") or result.name)
             await self._run(spec, result)
         except Exception as error:  # a broken script is a failed script, with the reason
             result.failures.append(f"error: {type(error).__name__}: {error}")
