@@ -33,7 +33,7 @@ from atende.kit.notify import MemoryNotifier
 from atende.kit.secrets import load_secret_box
 from atende.outbox.sender import OutboxSender, SendSettings
 from atende.outbox.service import SEND
-from atende.pipeline import mark_in_doubt, recover
+from atende.pipeline import SWEEP_LIMIT, mark_in_doubt, recover
 from atende.queue.memory import MemoryLocks, MemoryQueue
 from atende.queue.worker import Worker
 from atende.tenancy.profiles import TenantProfiles
@@ -120,7 +120,7 @@ class Container:
         self._closed = False
 
     async def start_workers(
-        self, *, recover_pending: bool = True, sweep_seconds: float = 15.0
+        self, *, recover_pending: bool = True, sweep_seconds: float = 60.0
     ) -> None:
         """Start the turn and send workers. ``recover_pending`` re-enqueues what the database says
         is unfinished (on start and then every ``sweep_seconds``); `atende chat` turns it off so
@@ -165,7 +165,9 @@ class Container:
             try:
                 if not recovered:
                     await mark_in_doubt(self.sessions)
-                await recover(self.sessions, self.queue)
+                await recover(
+                    self.sessions, self.queue, limit=None if not recovered else SWEEP_LIMIT
+                )
                 recovered = True
             except Exception:
                 log.exception("recovery sweep failed")

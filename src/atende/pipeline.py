@@ -41,15 +41,24 @@ async def mark_in_doubt(sessions: async_sessionmaker[AsyncSession]) -> int:
     return count
 
 
-async def recover(sessions: async_sessionmaker[AsyncSession], queue: JobQueue) -> tuple[int, int]:
-    """Enqueue every contact with unanswered messages and every conversation with pending sends."""
+#: Keys enqueued per sweep: a backlog is worked through over several sweeps instead of one
+#: long query holding SQLite's single connection while webhooks wait.
+SWEEP_LIMIT = 1000
+
+
+async def recover(
+    sessions: async_sessionmaker[AsyncSession], queue: JobQueue, *, limit: int | None = None
+) -> tuple[int, int]:
+    """Enqueue contacts with unanswered messages and conversations with pending sends (all of
+    them at start-up; at most ``limit`` of each in the periodic sweep)."""
     async with sessions() as session:
         options = {ALL_TENANTS: True}
         inbound = (
             await session.execute(
                 select(Message.tenant_id, Message.channel_id, Message.address)
                 .where(Message.direction == "in", Message.processed_at.is_(None))
-                .distinct(),
+                .distinct()
+                .limit(limit),
                 execution_options=options,
             )
         ).all()
@@ -57,7 +66,8 @@ async def recover(sessions: async_sessionmaker[AsyncSession], queue: JobQueue) -
             await session.execute(
                 select(Message.tenant_id, Message.conversation_id)
                 .where(Message.direction == "out", Message.status == DeliveryStatus.pending.value)
-                .distinct(),
+                .distinct()
+                .limit(limit),
                 execution_options=options,
             )
         ).all()

@@ -8,6 +8,7 @@ once identified), ``awaiting`` (document | challenge | titulo | order_confirm), 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -146,7 +147,8 @@ class _Conversation:
         self.state.pop("goal", None)
 
     async def run(self) -> None:
-        understanding = self.engine._nlu.understand(self.turn.text)
+        # CPU-bound (a few ms): in a thread, so the event loop keeps acknowledging webhooks.
+        understanding = await asyncio.to_thread(self.engine._nlu.understand, self.turn.text)
         try:
             await self._dispatch(understanding)
         except ToolError as error:
