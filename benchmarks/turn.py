@@ -51,7 +51,7 @@ async def measure(rounds: int) -> dict[str, list[float]]:
         url = f"sqlite+aiosqlite:///{tmp}/atende.db"
         await asyncio.to_thread(upgrade, url)
         settings = Settings(
-            env=Environment.production,
+            env=Environment.test,
             database_url=url,
             var_dir=Path(tmp) / "var",
             burst_window_seconds=0.0,
