@@ -30,6 +30,7 @@ from atende.ingest.service import TURN, IngestService
 from atende.kit.db import create_engine, session_factory
 from atende.kit.logging import get_logger
 from atende.kit.notify import MemoryNotifier
+from atende.kit.priority import IngestFirst
 from atende.kit.secrets import load_secret_box
 from atende.outbox.sender import OutboxSender, SendSettings
 from atende.outbox.service import SEND
@@ -81,7 +82,9 @@ class Container:
         self.engine: Engine = engine or DialogueEngine(
             nlu=self.nlu, registry=self.erp_registry, profiles=self.profiles, faq=self.faq
         )
-        self.ingest = IngestService(self.sessions, self.queue)
+        # SQLite has one connection for everything: let webhooks go first (kit/priority.py).
+        self.priority = IngestFirst() if settings.is_sqlite else None
+        self.ingest = IngestService(self.sessions, self.queue, priority=self.priority)
         self.turns = TurnProcessor(
             sessions=self.sessions,
             queue=self.queue,
@@ -93,6 +96,7 @@ class Container:
                 session_timeout=timedelta(minutes=settings.session_timeout_minutes),
             ),
             notifier=self.notifier,
+            priority=self.priority,
         )
         self.outbox = OutboxSender(
             sessions=self.sessions,
@@ -107,6 +111,7 @@ class Container:
                 breaker_reset=settings.breaker_reset_seconds,
             ),
             notifier=self.notifier,
+            priority=self.priority,
         )
         self.sandbox = SandboxService(
             sessions=self.sessions,

@@ -45,6 +45,7 @@ from atende.kit.clock import utcnow
 from atende.kit.ids import new_id
 from atende.kit.logging import get_logger
 from atende.kit.notify import Notifier
+from atende.kit.priority import IngestFirst
 from atende.outbox.service import SEND, add_outbound
 from atende.queue.port import Job, JobQueue
 from atende.tenancy.scope import bind_tenant
@@ -111,7 +112,9 @@ class TurnProcessor:
         engine: Engine,
         settings: TurnSettings,
         notifier: Notifier | None = None,
+        priority: IngestFirst | None = None,
     ) -> None:
+        self._priority = priority
         self._sessions = sessions
         self._queue = queue
         self._channels = channels
@@ -156,6 +159,8 @@ class TurnProcessor:
 
     async def _plan(self, channel: ChannelRuntime, address: str) -> _Plan | float | None:
         """None: nothing to do. A float: seconds to wait for the rest of a burst."""
+        if self._priority is not None:
+            await self._priority.yield_to_ingest()
         now = utcnow()
         async with self._sessions() as session:
             bind_tenant(session, channel.tenant_id)
@@ -234,6 +239,8 @@ class TurnProcessor:
         correlation_id: str | None,
     ) -> str | None:
         """Write the turn. Returns the conversation id when there is something to send."""
+        if self._priority is not None:
+            await self._priority.yield_to_ingest()
         now = utcnow()
         sender = plan.sender
         async with self._sessions() as session:

@@ -33,6 +33,7 @@ from atende.kit.clock import utcnow
 from atende.kit.db import insert_ignoring_conflicts
 from atende.kit.jsonsafe import storable
 from atende.kit.logging import get_logger
+from atende.kit.priority import IngestFirst
 from atende.queue.port import Job, JobQueue
 from atende.tenancy.scope import bind_tenant
 
@@ -169,7 +170,9 @@ class IngestService:
         queue: JobQueue,
         *,
         max_batch: int = 256,
+        priority: IngestFirst | None = None,
     ) -> None:
+        self._priority = priority
         self._sessions = sessions
         self._queue = queue
         self._max_batch = max_batch
@@ -190,6 +193,8 @@ class IngestService:
             self._writer = asyncio.create_task(self._write_forever(), name="ingest-writer")
         assert self._wakeup is not None
         self._wakeup.set()
+        if self._priority is not None:
+            self._priority.busy()
         return await request.done
 
     async def close(self) -> None:
@@ -211,6 +216,8 @@ class IngestService:
                 group = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
                 await self._write_group(group)
+            if self._priority is not None:
+                self._priority.idle()
 
     async def _write_group(self, group: list[_Request]) -> None:
         try:

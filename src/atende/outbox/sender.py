@@ -35,6 +35,7 @@ from atende.kit.clock import utcnow
 from atende.kit.errors import BadRequest, NotFound
 from atende.kit.logging import get_logger
 from atende.kit.notify import Notifier
+from atende.kit.priority import IngestFirst
 from atende.outbox.content import from_json
 from atende.outbox.models import DeliveryAttempt
 from atende.outbox.service import SEND
@@ -91,7 +92,9 @@ class OutboxSender:
         senders: Mapping[str, ChannelSender],
         settings: SendSettings,
         notifier: Notifier | None = None,
+        priority: IngestFirst | None = None,
     ) -> None:
+        self._priority = priority
         self._notifier = notifier
         self._sessions = sessions
         self._queue = queue
@@ -112,6 +115,8 @@ class OutboxSender:
         return found
 
     async def handle(self, job: Job) -> None:
+        if self._priority is not None:
+            await self._priority.yield_to_ingest()
         async with self._sessions() as session:
             bind_tenant(session, job.tenant_id)
             conversation = await session.get(Conversation, job.key)
