@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -18,6 +20,34 @@ def _nlu_command() -> click.Command:
     from atende.assistant.nlu.command import nlu_command
 
     return nlu_command
+
+
+T = TypeVar("T")
+
+
+def _with_tenant(settings: Settings, slug: str, work: Callable[[Any, str], Awaitable[T]]) -> T:
+    """Run ``work(sessions, tenant_id)`` against the configured database for tenant ``slug``."""
+    from sqlalchemy import select
+
+    from atende.kit.db import create_engine, session_factory
+    from atende.kit.errors import AtendeError
+    from atende.tenancy.models import Tenant
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        sessions = session_factory(engine)
+        try:
+            async with sessions() as session:
+                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+            if tenant_id is None:
+                raise click.ClickException(f"no tenant {slug!r}")
+            return await work(sessions, tenant_id)
+        except AtendeError as error:
+            raise click.ClickException(error.detail) from None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 def _settings() -> Settings:
@@ -180,29 +210,16 @@ def outbox() -> None:
 @click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
 def outbox_retry(message_id: int, tenant: str) -> None:
     """Send a failed outbound message again (a running server's sweep picks it up)."""
-    from sqlalchemy import select
-
-    from atende.kit.db import create_engine, session_factory
     from atende.outbox.sender import retry_failed
     from atende.queue.memory import MemoryQueue
-    from atende.tenancy.models import Tenant
 
     settings = _settings()
     _logging(settings)
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        sessions = session_factory(engine)
-        try:
-            async with sessions() as session:
-                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
-            if tenant_id is None:
-                raise click.ClickException(f"no tenant {tenant!r}")
-            await retry_failed(sessions, MemoryQueue(), tenant_id, message_id)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
+    _with_tenant(
+        settings,
+        tenant,
+        lambda sessions, tenant_id: retry_failed(sessions, MemoryQueue(), tenant_id, message_id),
+    )
     click.echo(f"message {message_id} is back in the outbox")
 
 
@@ -216,28 +233,15 @@ def token() -> None:
 @click.option("--name", required=True, help="Who will use it, e.g. 'erp-adapter'.")
 def token_create(tenant: str, name: str) -> None:
     """Create a token and print it (it is stored hashed: this is the only time it is shown)."""
-    from sqlalchemy import select
-
-    from atende.kit.db import create_engine, session_factory
-    from atende.tenancy.models import Tenant
     from atende.tenancy.tokens import issue_token
 
     settings = _settings()
     _logging(settings, quiet=True)
-
-    async def run() -> str:
-        engine = create_engine(settings.database_url)
-        sessions = session_factory(engine)
-        try:
-            async with sessions() as session:
-                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
-            if tenant_id is None:
-                raise click.ClickException(f"no tenant {tenant!r}")
-            return await issue_token(sessions, tenant_id, name)
-        finally:
-            await engine.dispose()
-
-    click.echo(asyncio.run(run()))
+    click.echo(
+        _with_tenant(
+            settings, tenant, lambda sessions, tenant_id: issue_token(sessions, tenant_id, name)
+        )
+    )
 
 
 @main.group()
@@ -250,31 +254,19 @@ def faq() -> None:
 @click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
 def faq_add(path: Path, tenant: str) -> None:
     """Index a Markdown or text document (re-adding a file replaces its earlier version)."""
-    from sqlalchemy import select
-
     from atende.assistant.faq import FaqIndex
-    from atende.kit.db import create_engine, session_factory
-    from atende.tenancy.models import Tenant
 
     settings = _settings()
     _logging(settings, quiet=True)
     content = path.read_text(encoding="utf-8")
-
-    content = path.read_text(encoding="utf-8")
-
-    async def run() -> int:
-        engine = create_engine(settings.database_url)
-        sessions = session_factory(engine)
-        try:
-            async with sessions() as session:
-                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == tenant))
-            if tenant_id is None:
-                raise click.ClickException(f"no tenant {tenant!r}")
-            return await FaqIndex(sessions).replace_document(tenant_id, path.name, content)
-        finally:
-            await engine.dispose()
-
-    click.echo(f"{asyncio.run(run())} passages indexed from {path.name}")
+    count = _with_tenant(
+        settings,
+        tenant,
+        lambda sessions, tenant_id: FaqIndex(sessions).replace_document(
+            tenant_id, path.name, content
+        ),
+    )
+    click.echo(f"{count} passages indexed from {path.name}")
 
 
 @main.command("test")

@@ -40,7 +40,6 @@ e-mail or the token.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -70,6 +69,7 @@ from atende.connectors.port import (
     SecondCopy,
     Titulo,
 )
+from atende.connectors.wire import json_or_none, parse_answer
 from atende.kit.logging import get_logger
 
 __all__ = [
@@ -369,7 +369,7 @@ class NuvemshopConnector:
         except aiohttp.ClientError as exc:
             # The type only: aiohttp's messages quote the URL, and queries carry documents.
             raise ConnectorUnavailable(f"nuvemshop unreachable: {type(exc).__name__}") from exc
-        body = _json(raw)
+        body = json_or_none(raw)
         if 200 <= status < 300:
             if body is None:
                 raise ConnectorError(f"nuvemshop answered {status} without a JSON body")
@@ -390,24 +390,8 @@ def _raise_for(status: int, path: str) -> NoReturn:
     raise ConnectorError(f"nuvemshop rejected the request ({status})")
 
 
-def _json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
 def _parse(model: type[M], body: Any) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        # A count, not the errors: they would quote the offending values (PII).
-        raise ConnectorError(
-            f"nuvemshop answered a malformed {model.__name__.lstrip('_').lower()}: "
-            f"{exc.error_count()} error(s)"
-        ) from None
+    return parse_answer(model, body, who="nuvemshop")
 
 
 def _document(text: str) -> tuple[str, DocumentKind]:

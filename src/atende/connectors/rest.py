@@ -31,7 +31,6 @@ Gaps of the wire contract, and how they are bridged:
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp
@@ -52,6 +51,7 @@ from atende.connectors.port import (
     SecondCopy,
     Titulo,
 )
+from atende.connectors.wire import json_or_none, parse_answer
 from atende.kit.logging import get_logger
 
 __all__ = ["RestErpConnector"]
@@ -208,7 +208,7 @@ class RestErpConnector:
         except aiohttp.ClientError as exc:
             # The type only: aiohttp's messages quote the URL, and the query carries documents.
             raise ConnectorUnavailable(f"adapter unreachable: {type(exc).__name__}") from exc
-        body = _json(raw)
+        body = json_or_none(raw)
         if 200 <= status < 300:
             if body is None:
                 raise ConnectorError(f"adapter answered {status} without a JSON body")
@@ -241,23 +241,8 @@ def _detail(body: Any) -> str | None:
     return None
 
 
-def _json(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
 def _parse_model(model: type[M], body: Any) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        # The error names fields and checks, never the values (include_input would quote PII).
-        raise ConnectorError(
-            f"adapter answered a malformed {model.__name__}: {exc.error_count()} error(s)"
-        ) from None
+    return parse_answer(model, body, who="adapter")
 
 
 def _parse(adapter: TypeAdapter[list[M]], body: Any) -> list[M]:
