@@ -147,8 +147,11 @@ class _Conversation:
         self.state.pop("goal", None)
 
     async def run(self) -> None:
-        # CPU-bound (a few ms): in a thread, so the event loop keeps acknowledging webhooks.
-        understanding = await asyncio.to_thread(self.engine._nlu.understand, self.turn.text)
+        # CPU-bound (a few ms): in a thread, so the event loop keeps acknowledging webhooks. A
+        # flood of long fragments is read from its end, where the latest request is.
+        understanding = await asyncio.to_thread(
+            self.engine._nlu.understand, self.turn.text[-NLU_MAX_CHARS:]
+        )
         try:
             await self._dispatch(understanding)
         except ToolError as error:
@@ -462,6 +465,8 @@ class _Conversation:
 
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+#: Characters of a turn the NLU reads (a burst of long messages can add up to tens of KB).
+NLU_MAX_CHARS = 2000
 _PRODUCT_FILLER = re.compile(
     r"\b(tem|voces|vcs|vc|voce|estoque|disponivel|disponiveis|ainda|quanto|custa|preco|valor|"
     r"o|a|os|as|de|do|da|um|uma|no|na|ai|pra|para|gostaria|saber|se|queria|quero|ver)\b"
