@@ -62,6 +62,20 @@ class Settings(BaseSettings):
     breaker_failure_threshold: int = Field(default=5, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
+    #: Calls to the business's systems (ERP, store): per-attempt timeout, attempts on transient
+    #: errors, the longest backoff between them, and the breaker per connector and tenant.
+    erp_timeout_seconds: float = Field(default=5.0, gt=0)
+    erp_attempts: int = Field(default=3, ge=1, le=10)
+    erp_backoff_max_seconds: float = Field(default=2.0, gt=0)
+    erp_breaker_failures: int = Field(default=5, ge=1)
+    erp_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+    #: Requests kept while the business's system is down are tried again after this many
+    #: seconds, doubling up to the maximum, and given up after ``deferred_max_age_hours``.
+    deferred_retry_base_seconds: float = Field(default=15.0, gt=0)
+    deferred_retry_max_seconds: float = Field(default=300.0, gt=0)
+    deferred_max_age_hours: float = Field(default=24.0, gt=0)
+
     #: Webhook bodies above this size are refused with 413 before any parsing.
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
 

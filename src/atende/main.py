@@ -25,7 +25,11 @@ from atende.channels.whatsapp.client import GraphClient
 from atende.channels.whatsapp.sender import WhatsAppSender
 from atende.config import Settings
 from atende.connectors.demo import demo_database_url
-from atende.conversations.service import ChannelLookup, TurnProcessor, TurnSettings
+from atende.connectors.resilience import ConnectorPolicy
+from atende.conversations.resume import ResumeProcessor
+from atende.conversations.service import RESUME, ChannelLookup, TurnProcessor, TurnSettings
+from atende.deferred.orders import ORDER, OrderLedger
+from atende.deferred.policy import RetryPolicy
 from atende.ingest.service import TURN, IngestService
 from atende.kit.db import create_engine, session_factory
 from atende.kit.logging import get_logger
@@ -75,6 +79,13 @@ class Container:
             self.sessions,
             demo_erp_url=settings.demo_erp_url or demo_database_url(settings.var_dir),
             box=self.box,
+            policy=ConnectorPolicy(
+                timeout=settings.erp_timeout_seconds,
+                attempts=settings.erp_attempts,
+                backoff_max=settings.erp_backoff_max_seconds,
+                breaker_failures=settings.erp_breaker_failures,
+                breaker_reset=settings.erp_breaker_reset_seconds,
+            ),
         )
         self.profiles = TenantProfiles(self.sessions)
         self.faq = FaqIndex(self.sessions)
@@ -82,21 +93,40 @@ class Container:
         self.engine: Engine = engine or DialogueEngine(
             nlu=self.nlu, registry=self.erp_registry, profiles=self.profiles, faq=self.faq
         )
+        self.retry_policy = RetryPolicy(
+            base_delay=settings.deferred_retry_base_seconds,
+            max_delay=settings.deferred_retry_max_seconds,
+            max_age=timedelta(hours=settings.deferred_max_age_hours),
+        )
         # SQLite has one connection for everything: let webhooks go first (kit/priority.py).
         self.priority = IngestFirst() if settings.is_sqlite else None
         self.ingest = IngestService(self.sessions, self.queue, priority=self.priority)
+        turn_settings = TurnSettings(
+            burst_window=settings.burst_window_seconds,
+            burst_max=settings.burst_max_seconds,
+            session_timeout=timedelta(minutes=settings.session_timeout_minutes),
+            deferred=self.retry_policy,
+        )
+        channels = ChannelLookup(self.directory, self.senders)
         self.turns = TurnProcessor(
             sessions=self.sessions,
             queue=self.queue,
-            channels=ChannelLookup(self.directory, self.senders),
+            channels=channels,
             engine=self.engine,
-            settings=TurnSettings(
-                burst_window=settings.burst_window_seconds,
-                burst_max=settings.burst_max_seconds,
-                session_timeout=timedelta(minutes=settings.session_timeout_minutes),
-            ),
+            settings=turn_settings,
             notifier=self.notifier,
             priority=self.priority,
+        )
+        self.resumes = ResumeProcessor(
+            sessions=self.sessions,
+            queue=self.queue,
+            channels=channels,
+            engine=self.engine,
+            settings=turn_settings,
+            notifier=self.notifier,
+        )
+        self.orders = OrderLedger(
+            self.sessions, self.erp_registry, self.queue, self.retry_policy, self.notifier
         )
         self.outbox = OutboxSender(
             sessions=self.sessions,
@@ -119,7 +149,9 @@ class Container:
             ingest=self.ingest,
             notifier=self.notifier,
         )
-        self.business = BusinessService(self.erp_registry, self.box, settings.public_url)
+        self.business = BusinessService(
+            self.erp_registry, self.box, settings.public_url, self.orders
+        )
         self.workers: list[Worker] = []
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
@@ -144,6 +176,22 @@ class Container:
                 locks=self.locks,
                 handler=self.outbox.handle,
                 concurrency=self.settings.send_concurrency,
+            ),
+            Worker(
+                kind=RESUME,
+                queue=self.queue,
+                locks=self.locks,
+                handler=self.resumes.handle,
+                concurrency=self.settings.turn_concurrency,
+                # Never beside one of the conversation's own turns.
+                lock_as=TURN,
+            ),
+            Worker(
+                kind=ORDER,
+                queue=self.queue,
+                locks=self.locks,
+                handler=self.orders.handle,
+                concurrency=2,
             ),
         ]
         if isinstance(self.engine, DialogueEngine):

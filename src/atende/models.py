@@ -4,6 +4,7 @@ from atende.assistant.faq_models import FaqPassage
 from atende.channels.models import Channel, ChannelKind, ProviderEvent
 from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, ConversationEvent, Message
+from atende.deferred.models import DeferredRequest
 from atende.kit.db import Base
 from atende.outbox.models import DeliveryAttempt
 from atende.tenancy.models import ServiceToken, Tenant
@@ -16,6 +17,7 @@ __all__ = [
     "ContactIdentity",
     "Conversation",
     "ConversationEvent",
+    "DeferredRequest",
     "DeliveryAttempt",
     "FaqPassage",
     "Message",

@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.channels.types import DeliveryStatus
 from atende.conversations.models import Message
+from atende.conversations.service import RESUME
+from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
+from atende.deferred.orders import ORDER
 from atende.ingest.service import TURN, turn_key
 from atende.kit.clock import utcnow
 from atende.kit.logging import get_logger
@@ -71,11 +74,35 @@ async def recover(
                 execution_options=options,
             )
         ).all()
+        # Requests kept during an outage whose reminder a restart lost (due ones only: a job
+        # enqueued early would find nothing to do and wait for the next sweep anyway).
+        deferred = (
+            await session.execute(
+                select(DeferredRequest.tenant_id, DeferredRequest.kind, DeferredRequest.id)
+                .add_columns(DeferredRequest.queue_key)
+                .where(
+                    DeferredRequest.status == DeferredStatus.pending.value,
+                    DeferredRequest.next_attempt_at <= utcnow(),
+                )
+                .limit(limit),
+                execution_options=options,
+            )
+        ).all()
     for tenant_id, channel_id, address in inbound:
         await queue.enqueue(Job(TURN, turn_key(channel_id, address), tenant_id))
     for tenant_id, conversation_id in outbound:
         if conversation_id is not None:
             await queue.enqueue(Job(SEND, conversation_id, tenant_id))
-    if inbound or outbound:
-        log.info("recovered pending work", turns=len(inbound), sends=len(outbound))
+    for tenant_id, kind, row_id, queue_key in deferred:
+        if kind == DeferredKind.turn.value and queue_key:
+            await queue.enqueue(Job(RESUME, queue_key, tenant_id))
+        elif kind == DeferredKind.order.value:
+            await queue.enqueue(Job(ORDER, row_id, tenant_id))
+    if inbound or outbound or deferred:
+        log.info(
+            "recovered pending work",
+            turns=len(inbound),
+            sends=len(outbound),
+            deferred=len(deferred),
+        )
     return len(inbound), len(outbound)

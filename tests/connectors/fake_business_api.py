@@ -118,6 +118,9 @@ class FakeBusinessApi:
 
     # -- scripting ------------------------------------------------------------------------------
 
+    #: While True, every authenticated request answers 503: an outage that lasts until lifted.
+    down = False
+
     def fail_next(self, status: int, times: int = 1) -> None:
         """The next ``times`` authenticated requests answer ``status`` (a problem body)."""
         for _ in range(times):
@@ -181,6 +184,8 @@ class FakeBusinessApi:
             delay = self._delays.popleft()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), delay)
+        if self.down:
+            return problem(503, "scripted outage")
         if self._scripted:
             return self._scripted.popleft()
         try:

@@ -40,6 +40,9 @@ class Turn:
     interactive: bool = True
     #: The contact's phone (E.164) when the channel knows it; None for WhatsApp usernames.
     contact_phone: str | None = None
+    #: Set when this is not a customer message but a request kept during an outage, tried again
+    #: (what ``Defer.request`` held); ``text`` and ``messages`` are then empty.
+    resume: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +78,21 @@ class Audit:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-Action = Say | Handoff | Remember | OptOut | Audit
+@dataclass(frozen=True, slots=True)
+class Defer:
+    """The business's system is down: keep ``request`` and try it again later, in a turn whose
+    ``resume`` is this mapping. An engine resuming a request defers again, silently, if the
+    system is still down."""
+
+    request: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DropDeferred:
+    """The customer gave up (``cancelar``): forget the requests kept for later."""
+
+
+Action = Say | Handoff | Remember | OptOut | Audit | Defer | DropDeferred
 
 
 class Engine(Protocol):

@@ -6,13 +6,15 @@ details; an invalid CPF/CNPJ is a 422 whose ``reason`` names the failed check.
 
 # No `from __future__ import annotations` here: FastAPI must see the local `Tenant` alias.
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende.business.service import BusinessService
+from atende.business.errors import ErpUnavailable, RefusedByBusiness
+from atende.business.service import BusinessService, receipt_of
 from atende.connectors.port import (
     Customer,
     Order,
@@ -23,6 +25,7 @@ from atende.connectors.port import (
     SecondCopy,
     Titulo,
 )
+from atende.deferred.models import DeferredRequest
 from atende.kit.errors import Unauthorized
 from atende.tenancy.tokens import tenant_for_token
 
@@ -44,6 +47,34 @@ class OrderCreate(BaseModel):
     doc: str = Field(min_length=1, max_length=32)
     items: list[OrderRequestItem] = Field(min_length=1, max_length=50)
     notes: str | None = Field(default=None, max_length=500)
+
+
+class OrderState(BaseModel):
+    """What became of an order posted with an ``Idempotency-Key``."""
+
+    idempotency_key: str
+    #: ``done``: placed (see ``receipt``). ``pending``: the ERP was down; it is kept and retried
+    #: with the same key. ``failed``: the ERP refused it later (``reason``). ``expired``: the ERP
+    #: did not come back in time.
+    status: Literal["done", "pending", "failed", "expired"]
+    receipt: OrderReceipt | None = None
+    reason: str | None = None
+    attempts: int
+    next_attempt_at: datetime | None = None
+    created_at: datetime
+
+
+def _order_state(row: DeferredRequest) -> OrderState:
+    pending = row.status == "pending"
+    return OrderState(
+        idempotency_key=str(row.idempotency_key),
+        status=row.status,
+        receipt=receipt_of(row),
+        reason=(row.result or {}).get("reason") if row.status == "failed" else None,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at if pending else None,
+        created_at=row.created_at,
+    )
 
 
 def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessService) -> APIRouter:
@@ -103,14 +134,49 @@ def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessSe
         """Availability and price, by SKU or by a name search (``q``)."""
         return await service.stock(tenant_id, sku, q)
 
-    @router.post("/vendas/pedido", status_code=201)
+    @router.post(
+        "/vendas/pedido",
+        status_code=201,
+        responses={
+            202: {"model": OrderState, "description": "the ERP is down: the order is kept"},
+            409: {"description": "refused by the business's rules", **PROBLEM},
+        },
+    )
     async def place_order(
         tenant_id: Tenant,
         body: OrderCreate,
         idempotency_key: Annotated[str, Header(min_length=8, max_length=100)],
-    ) -> OrderReceipt:
-        """Create an order. The same ``Idempotency-Key`` never creates a second order."""
+        response: Response,
+    ) -> OrderReceipt | OrderState:
+        """Create an order. The same ``Idempotency-Key`` never creates a second order.
+
+        201 with the receipt when the ERP took it. When the ERP is down the order is kept
+        durably and placed later with the same key: 202 with its state and a ``Location`` to
+        follow it (``GET /api/v1/vendas/pedido/{key}``). Posting the same key again answers what
+        became of it."""
         request = OrderRequest(document=body.doc, items=body.items, notes=body.notes)
-        return await service.place_order(tenant_id, request, idempotency_key)
+        row = await service.place_order(tenant_id, request, idempotency_key)
+        receipt = receipt_of(row)
+        if receipt is not None:
+            return receipt
+        if row.status == "failed":
+            raise RefusedByBusiness(str((row.result or {}).get("reason") or "pedido recusado"))
+        if row.status == "expired":
+            raise ErpUnavailable("o sistema da empresa não voltou a tempo; o pedido expirou")
+        response.status_code = 202
+        response.headers["Location"] = f"/api/v1/vendas/pedido/{idempotency_key}"
+        return _order_state(row)
+
+    @router.get("/vendas/pedido/{idempotency_key}", responses={202: {"model": OrderState}})
+    async def order_state(
+        tenant_id: Tenant,
+        idempotency_key: Annotated[str, Path(min_length=8, max_length=100)],
+        response: Response,
+    ) -> OrderState:
+        """What became of an order posted with this ``Idempotency-Key`` (202 while pending)."""
+        row = await service.order_status(tenant_id, idempotency_key)
+        if row.status == "pending":
+            response.status_code = 202
+        return _order_state(row)
 
     return router

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atende.connectors.demo import DemoErp
 from atende.connectors.nuvemshop import NuvemshopConnector
 from atende.connectors.port import ErpConnector
-from atende.connectors.resilience import ResilientConnector
+from atende.connectors.resilience import ConnectorPolicy, ResilientConnector
 from atende.connectors.rest import RestErpConnector
 from atende.kit.errors import NotFound
 from atende.kit.secrets import SecretBox
@@ -34,7 +34,9 @@ class ConnectorRegistry:
         *,
         demo_erp_url: str,
         box: SecretBox,
+        policy: ConnectorPolicy | None = None,
     ) -> None:
+        self._policy = policy or ConnectorPolicy()
         self._box = box
         self._sessions = sessions
         self._demo_erp_url = demo_erp_url
@@ -56,8 +58,15 @@ class ConnectorRegistry:
                 tenant = await session.get(Tenant, tenant_id)
             if tenant is None:
                 raise NotFound("unknown tenant")
+            policy = self._policy
             found = ResilientConnector(
-                self._build(dict(tenant.settings or {}).get("erp") or {}), tenant_id=tenant_id
+                self._build(dict(tenant.settings or {}).get("erp") or {}),
+                tenant_id=tenant_id,
+                timeout=policy.timeout,
+                attempts=policy.attempts,
+                backoff_max=policy.backoff_max,
+                breaker_failures=policy.breaker_failures,
+                breaker_reset=policy.breaker_reset,
             )
             self._connectors[tenant_id] = found
         return found

@@ -31,6 +31,8 @@ from atende.connectors.port import (
     SecondCopy,
     Titulo,
 )
+from atende.deferred.models import DeferredRequest, DeferredStatus
+from atende.deferred.orders import OrderLedger
 from atende.kit.errors import BadRequest
 from atende.kit.errors import NotFound as NotFoundError
 from atende.kit.secrets import SecretBox
@@ -69,7 +71,10 @@ async def _call(call: Awaitable[T]) -> T:
 
 
 class BusinessService:
-    def __init__(self, registry: ConnectorRegistry, box: SecretBox, public_url: str) -> None:
+    def __init__(
+        self, registry: ConnectorRegistry, box: SecretBox, public_url: str, orders: OrderLedger
+    ) -> None:
+        self._orders = orders
         self._registry = registry
         self._box = box
         self._public_url = public_url
@@ -120,8 +125,21 @@ class BusinessService:
 
     async def place_order(
         self, tenant_id: str, request: OrderRequest, idempotency_key: str
-    ) -> OrderReceipt:
+    ) -> DeferredRequest:
+        """The order's ledger row: placed (``done``), or kept (``pending``) while the ERP is
+        down and placed later with the same key."""
         document = valid_document(request.document)
-        erp = await self._registry.erp(tenant_id)
         normalised = request.model_copy(update={"document": document})
-        return await _call(erp.place_order(normalised, idempotency_key))
+        return await _call(self._orders.place(tenant_id, normalised, idempotency_key))
+
+    async def order_status(self, tenant_id: str, idempotency_key: str) -> DeferredRequest:
+        row = await self._orders.find(tenant_id, idempotency_key)
+        if row is None:
+            raise NotFoundError("no order was posted with this Idempotency-Key")
+        return row
+
+
+def receipt_of(row: DeferredRequest) -> OrderReceipt | None:
+    if row.status != DeferredStatus.done.value or not row.result:
+        return None
+    return OrderReceipt.model_validate(row.result)

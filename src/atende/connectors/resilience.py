@@ -125,6 +125,17 @@ def _outcome(exc: BaseException) -> str:
     return "error"
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectorPolicy:
+    """The resilience settings of every connector of a process (``ATENDE_ERP_*``)."""
+
+    timeout: float = 5.0
+    attempts: int = 3
+    backoff_max: float = 2.0
+    breaker_failures: int = 5
+    breaker_reset: float = 30.0
+
+
 class ResilientConnector:
     """An :class:`ErpConnector` that wraps another one with the policy described above.
 
@@ -142,6 +153,8 @@ class ResilientConnector:
         backoff_max: float = 2.0,
         breaker: CircuitBreaker | None = None,
         registry: CollectorRegistry | None = None,
+        breaker_failures: int = 5,
+        breaker_reset: float = 30.0,
     ) -> None:
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -152,7 +165,9 @@ class ResilientConnector:
         self._attempts = attempts
         self._backoff_max = backoff_max
         self._breaker = breaker or CircuitBreaker(
-            f"erp:{inner.name}:{tenant_id}", failure_threshold=5, reset_seconds=30.0
+            f"erp:{inner.name}:{tenant_id}",
+            failure_threshold=breaker_failures,
+            reset_seconds=breaker_reset,
         )
         self._metrics = connector_metrics(registry)
         self._breaker_gauge = self._metrics.breaker_open.labels(

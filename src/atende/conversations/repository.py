@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, ConversationEvent, Message
+from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
 
 
 async def pending_inbound(session: AsyncSession, channel_id: str, address: str) -> list[Message]:
@@ -148,3 +149,61 @@ async def events(session: AsyncSession, conversation_id: str) -> list[Conversati
         .order_by(ConversationEvent.id)
     )
     return list(rows)
+
+
+async def pending_deferred(session: AsyncSession, conversation_id: str) -> list[DeferredRequest]:
+    """Requests of a conversation kept during an outage and not answered yet, oldest first."""
+    rows = await session.scalars(
+        select(DeferredRequest)
+        .where(
+            DeferredRequest.conversation_id == conversation_id,
+            DeferredRequest.status == DeferredStatus.pending.value,
+        )
+        .order_by(DeferredRequest.created_at, DeferredRequest.id)
+    )
+    return list(rows)
+
+
+async def next_deferred(session: AsyncSession, queue_key: str) -> DeferredRequest | None:
+    """The oldest request kept for this turn key, due or not."""
+    row: DeferredRequest | None = await session.scalar(
+        select(DeferredRequest)
+        .where(
+            DeferredRequest.queue_key == queue_key,
+            DeferredRequest.kind == DeferredKind.turn.value,
+            DeferredRequest.status == DeferredStatus.pending.value,
+        )
+        .order_by(DeferredRequest.created_at, DeferredRequest.id)
+        .limit(1)
+    )
+    return row
+
+
+async def cancel_deferred(session: AsyncSession, conversation_id: str, now: datetime) -> int:
+    result = await session.execute(
+        update(DeferredRequest)
+        .where(
+            DeferredRequest.conversation_id == conversation_id,
+            DeferredRequest.status == DeferredStatus.pending.value,
+        )
+        .values(status=DeferredStatus.cancelled.value, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def settle_deferred(
+    session: AsyncSession, row_id: str, seen_attempts: int, **values: Any
+) -> bool:
+    """Update a kept request, but only if nobody else did since it was read (same attempts)."""
+    result = await session.execute(
+        update(DeferredRequest)
+        .where(
+            DeferredRequest.id == row_id,
+            DeferredRequest.status == DeferredStatus.pending.value,
+            DeferredRequest.attempts == seen_attempts,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]

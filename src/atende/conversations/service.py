@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atende.assistant.port import (
     Action,
     Audit,
+    Defer,
+    DropDeferred,
     Engine,
     Handoff,
     OptOut,
@@ -41,6 +43,8 @@ from atende.contacts.models import IdentityKind
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
 from atende.conversations.state import Effect, Owner, Transition, Trigger, transition
+from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
+from atende.deferred.policy import RetryPolicy
 from atende.kit.clock import utcnow
 from atende.kit.ids import new_id
 from atende.kit.logging import get_logger
@@ -52,12 +56,16 @@ from atende.tenancy.scope import bind_tenant
 
 log = get_logger(__name__)
 
+#: The job that resumes requests kept during an outage; it shares the turn's lock (same key).
+RESUME = "resume"
+
 
 @dataclass(frozen=True, slots=True)
 class TurnSettings:
     burst_window: float = 2.0
     burst_max: float = 6.0
     session_timeout: timedelta = timedelta(minutes=30)
+    deferred: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 class ChannelDirectoryPort(Protocol):
@@ -141,7 +149,7 @@ class TurnProcessor:
                     await self._mark_read(sender, channel, last_id)
                 actions = await self.engine.reply(plan.turn)
             try:
-                conversation_id = await self._commit(channel, plan, actions, job.correlation_id)
+                conversation_id = await self._commit(channel, plan, actions, job)
             except ConversationChanged:
                 log.info("conversation changed during the turn; planning again")
                 continue
@@ -153,6 +161,11 @@ class TurnProcessor:
         if conversation_id is not None:
             await self._queue.enqueue(
                 Job(SEND, conversation_id, channel.tenant_id, job.correlation_id)
+            )
+        if any(isinstance(action, Defer) for action in actions):
+            await self._queue.enqueue(
+                Job(RESUME, job.key, channel.tenant_id, job.correlation_id),
+                delay=self._settings.deferred.delay(0),
             )
 
     # -- phase 1: plan -------------------------------------------------------------------------
@@ -236,12 +249,13 @@ class TurnProcessor:
         channel: ChannelRuntime,
         plan: _Plan,
         actions: Sequence[Action],
-        correlation_id: str | None,
+        job: Job,
     ) -> str | None:
         """Write the turn. Returns the conversation id when there is something to send."""
         if self._priority is not None:
             await self._priority.yield_to_ingest()
         now = utcnow()
+        correlation_id = job.correlation_id
         sender = plan.sender
         async with self._sessions() as session:
             bind_tenant(session, channel.tenant_id)
@@ -253,10 +267,10 @@ class TurnProcessor:
                 username=sender.get("username"),
             )
             conversation = await repo.conversation_for_update(session, channel.id, contact.id)
-            if not _unchanged(plan.conversation, conversation):
+            if not unchanged(plan.conversation, conversation):
                 await session.rollback()
                 raise ConversationChanged
-            events = _Events(session, now, correlation_id)
+            events = EventLog(session, now, correlation_id)
             if conversation is None:
                 conversation = Conversation(
                     id=plan.conversation_id,
@@ -303,14 +317,12 @@ class TurnProcessor:
             )
             if plan.step.owner != conversation.owner:
                 events.owner(conversation, plan.step.owner, "inbound")
-            said = self._apply(session, conversation, actions, events)
+            said = apply_actions(session, conversation, actions, events)
+            await keep_deferred(session, conversation, actions, events, job.key)
             if any(isinstance(action, OptOut) for action in actions) and not contact.opted_out_at:
                 contact.opted_out_at = now
                 events.add(conversation, "opted_out")
-            audit: dict[str, Any] = {}
-            for action in actions:
-                if isinstance(action, Audit):
-                    audit.update(action.data)
+            audit = audit_of(actions)
             if plan.turn is None:
                 events.add(conversation, "bot_silent", owner=conversation.owner)
             else:
@@ -328,31 +340,6 @@ class TurnProcessor:
         return conversation.id if said else None
 
     @staticmethod
-    def _apply(
-        session: AsyncSession,
-        conversation: Conversation,
-        actions: Sequence[Action],
-        events: _Events,
-    ) -> list[Message]:
-        said: list[Message] = []
-        for action in actions:
-            if isinstance(action, Say):
-                said += add_outbound(
-                    session,
-                    conversation,
-                    action.content,
-                    now=events.now,
-                    correlation_id=events.correlation_id,
-                )
-            elif isinstance(action, Handoff):
-                step = transition(conversation.owner, Trigger.handoff)
-                if step.owner != conversation.owner:
-                    events.owner(conversation, step.owner, action.reason)
-            elif isinstance(action, Remember):
-                conversation.state = dict(action.state)
-        return said
-
-    @staticmethod
     async def _mark_read(sender: ChannelSender, channel: ChannelRuntime, message_id: str) -> None:
         # Best effort: a read receipt never blocks or fails a turn.
         try:
@@ -362,7 +349,80 @@ class TurnProcessor:
             log.info("mark-as-read failed", error=type(exc).__name__)
 
 
-def _unchanged(planned: Conversation | None, current: Conversation | None) -> bool:
+def apply_actions(
+    session: AsyncSession,
+    conversation: Conversation,
+    actions: Sequence[Action],
+    events: EventLog,
+    *,
+    remember: bool = True,
+) -> list[Message]:
+    """Replies become outbox rows, a handoff moves the owner, ``Remember`` replaces the memory
+    (unless ``remember`` is off: a request resumed after its session ended)."""
+    said: list[Message] = []
+    for action in actions:
+        if isinstance(action, Say):
+            said += add_outbound(
+                session,
+                conversation,
+                action.content,
+                now=events.now,
+                correlation_id=events.correlation_id,
+            )
+        elif isinstance(action, Handoff):
+            step = transition(conversation.owner, Trigger.handoff)
+            if step.owner != conversation.owner:
+                events.owner(conversation, step.owner, action.reason)
+        elif isinstance(action, Remember) and remember:
+            conversation.state = dict(action.state)
+    return said
+
+
+async def keep_deferred(
+    session: AsyncSession,
+    conversation: Conversation,
+    actions: Sequence[Action],
+    events: EventLog,
+    queue_key: str,
+) -> None:
+    """Write the requests an engine kept for later (once each: asking again during the same
+    outage does not queue a second answer) and drop them when the customer cancelled."""
+    if any(isinstance(action, DropDeferred) for action in actions):
+        dropped = await repo.cancel_deferred(session, conversation.id, events.now)
+        if dropped:
+            events.add(conversation, "deferred_cancelled", count=dropped, reason="customer")
+    kept = [action.request for action in actions if isinstance(action, Defer)]
+    if not kept:
+        return
+    waiting = await repo.pending_deferred(session, conversation.id)
+    for request in kept:
+        if any(row.payload.get("step") == request.get("step") for row in waiting):
+            continue
+        row = DeferredRequest(
+            tenant_id=conversation.tenant_id,
+            kind=DeferredKind.turn.value,
+            conversation_id=conversation.id,
+            session_id=conversation.session_id,
+            queue_key=queue_key,
+            payload=dict(request),
+            status=DeferredStatus.pending.value,
+            next_attempt_at=events.now,
+            created_at=events.now,
+        )
+        session.add(row)
+        waiting.append(row)
+        events.add(conversation, "deferred", step=str(request.get("step", {}).get("do")))
+
+
+def audit_of(actions: Sequence[Action]) -> dict[str, Any]:
+    audit: dict[str, Any] = {}
+    for action in actions:
+        if isinstance(action, Audit):
+            audit.update(action.data)
+    return audit
+
+
+def unchanged(planned: Conversation | None, current: Conversation | None) -> bool:
     if planned is None or current is None:
         return planned is None and current is None
     return (planned.owner, planned.session_id, planned.updated_at) == (
@@ -373,7 +433,7 @@ def _unchanged(planned: Conversation | None, current: Conversation | None) -> bo
 
 
 @dataclass(slots=True)
-class _Events:
+class EventLog:
     """Appends to a conversation's event log within the turn's transaction."""
 
     session: AsyncSession

@@ -28,8 +28,12 @@ class Worker:
         handler: Handler,
         concurrency: int,
         retry_delay: float = 1.0,
+        lock_as: str | None = None,
     ) -> None:
         self.kind = kind
+        #: Jobs lock ``{lock_as}:{key}``: a kind that must never run beside another kind's job of
+        #: the same key (a resumed request beside its conversation's turn) shares that kind's lock.
+        self._lock_kind = lock_as or kind
         self._queue = queue
         self._locks = locks
         self._handler = handler
@@ -64,7 +68,7 @@ class Worker:
                     job=job.kind,
                     conversation_id=None,
                 ):
-                    async with self._locks.lock(f"{job.kind}:{job.key}"):
+                    async with self._locks.lock(f"{self._lock_kind}:{job.key}"):
                         await self._handler(job)
             except asyncio.CancelledError:
                 raise

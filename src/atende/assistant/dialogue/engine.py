@@ -25,7 +25,17 @@ from atende.assistant.dialogue.replies import (
 )
 from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu, Understanding
-from atende.assistant.port import Action, Audit, Handoff, OptOut, Remember, Say, Turn
+from atende.assistant.port import (
+    Action,
+    Audit,
+    Defer,
+    DropDeferred,
+    Handoff,
+    OptOut,
+    Remember,
+    Say,
+    Turn,
+)
 from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
 from atende.assistant.tools.models import (
     AnswerChallenge,
@@ -117,6 +127,8 @@ class _Conversation:
         self.actions: list[Action] = []
         self.tools_called: list[str] = []
         self._tools: BusinessTools | None = None
+        #: The step that calls the business's system, kept to be resumed if the system is down.
+        self.step: dict[str, Any] = {}
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -147,25 +159,79 @@ class _Conversation:
         self.state.pop("goal", None)
 
     async def run(self) -> None:
-        # CPU-bound (a few ms): in a thread, so the event loop keeps acknowledging webhooks. A
-        # flood of long fragments is read from its end, where the latest request is.
-        understanding = await asyncio.to_thread(
-            self.engine._nlu.understand, self.turn.text[-NLU_MAX_CHARS:]
-        )
+        intent = "resume"
         try:
-            await self._dispatch(understanding)
+            if self.turn.resume is not None:
+                await self._resume(self.turn.resume)
+            else:
+                # CPU-bound (a few ms): in a thread, so the event loop keeps acknowledging
+                # webhooks. A flood of long fragments is read from its end, where the latest
+                # request is.
+                understanding = await asyncio.to_thread(
+                    self.engine._nlu.understand, self.turn.text[-NLU_MAX_CHARS:]
+                )
+                intent = understanding.intent
+                await self._dispatch(understanding)
         except ToolError as error:
-            self.say(error.message)
-            if error.code == "unavailable":
-                self.state.pop("awaiting", None)
+            if error.code == "unavailable" and self.step:
+                self._defer()
+            else:
+                self.say(error.message)
+                if error.code == "unavailable":
+                    self.state.pop("awaiting", None)
         except AtendeError:
             # No connector for this tenant, or the like: be honest and offer a person.
             self.say(
                 "Ainda não consigo consultar isso por aqui. Quer falar com um atendente? "
                 "Responda *atendente*."
             )
-        self.actions.append(Audit({"intent": understanding.intent, "tools": self.tools_called}))
+        self.actions.append(Audit({"intent": intent, "tools": self.tools_called}))
         self.actions.append(Remember(self.state))
+
+    # -- outages -----------------------------------------------------------------------------
+
+    def _defer(self) -> None:
+        """The business's system is down mid-step: keep the step and the memory it needs, and
+        tell the customer the answer will come here. A resumed step that fails again is kept
+        again, silently: the customer was told once."""
+        self.state.pop("awaiting", None)
+        if self.turn.resume is not None:
+            self.actions = [action for action in self.actions if not isinstance(action, Say)]
+        else:
+            self.say(self.replies.text("deferred"))
+        snapshot = {k: v for k, v in self.state.items() if k in _RESUME_KEYS}
+        self.actions.append(Defer({"step": self.step, "state": snapshot}))
+
+    async def _resume(self, request: Any) -> None:
+        """Run a step kept during an outage, in the memory it had (the turn's state merges it)."""
+        step = dict(request.get("step") or {})
+        for key, value in dict(request.get("state") or {}).items():
+            self.state.setdefault(key, value)
+        self.say(self.replies.text("resumed"))
+        do = step.get("do")
+        if do == "identify":
+            await self._identify(str(step["document"]))
+        elif do == "challenge":
+            await self._answer_challenge(str(step.get("answer", "")))
+        elif do == "goal":
+            self.state["goal"] = step.get("goal")
+            if step.get("order_id"):
+                self.state["order_id"] = step["order_id"]
+            await self._goal()
+        elif do == "second_copy":
+            await self._second_copy(str(step["titulo_id"]))
+        elif do == "stock":
+            await self._stock_lookup(step.get("sku"), step.get("query"))
+        elif do == "confirm_order":
+            # The customer confirmed in the turn that was kept: that earlier turn is the one the
+            # summary must precede, not this resumed one (which may be a new session's first).
+            summary = self.state.get("order_summary")
+            if isinstance(summary, dict):
+                summary["turn"] = min(int(summary.get("turn", 0)), int(self.state["turn"]) - 1)
+            self.state["summary_id"] = step.get("summary_id")
+            await self._confirm_order(True)
+        else:
+            self.actions = [a for a in self.actions if not isinstance(a, Say)]
 
     # -- the dialogue ----------------------------------------------------------------------
 
@@ -174,6 +240,7 @@ class _Conversation:
         if _CANCEL.match(text):
             for key in ("awaiting", "goal", "options", "order_summary"):
                 self.state.pop(key, None)
+            self.actions.append(DropDeferred())
             self.say(self.replies.text("cancelled"))
             return
         if _BACK.match(text):
@@ -193,7 +260,7 @@ class _Conversation:
             return
         awaiting = self.state.get("awaiting")
         if awaiting == "challenge" and not _entity(nlu, "cpf", "cnpj"):
-            await self._answer_challenge()
+            await self._answer_challenge(self.turn.text[:100])
             return
         if awaiting == "titulo":
             chosen = self._chosen_titulo()
@@ -269,6 +336,7 @@ class _Conversation:
 
     async def _identify(self, document: str) -> None:
         tools = await self.tools()
+        self.step = {"do": "identify", "document": document}
         self.tools_called.append("identify_customer")
         result = await tools.identify_customer(IdentifyCustomer(document=document))
         if result.status == "verified":
@@ -290,10 +358,11 @@ class _Conversation:
                 "responda *atendente*."
             )
 
-    async def _answer_challenge(self) -> None:
+    async def _answer_challenge(self, answer: str) -> None:
         tools = await self.tools()
+        self.step = {"do": "challenge", "answer": answer}
         self.tools_called.append("answer_challenge")
-        result = await tools.answer_challenge(AnswerChallenge(answer=self.turn.text[:100]))
+        result = await tools.answer_challenge(AnswerChallenge(answer=answer))
         if result.status == "verified":
             self.state.pop("awaiting", None)
             self.say("Obrigada, identidade confirmada! ✅")
@@ -317,6 +386,7 @@ class _Conversation:
             self.state["awaiting"] = "document"
             self.say(self.replies.text("ask_document"))
             return
+        self.step = {"do": "goal", "goal": goal, "order_id": self.state.get("order_id")}
         if goal in {"invoice_copy", "open_invoices"}:
             await self._titulos(goal)
         elif goal in {"order_status", "delivery_tracking"}:
@@ -370,6 +440,7 @@ class _Conversation:
 
     async def _second_copy(self, titulo_id: str) -> None:
         tools = await self.tools()
+        self.step = {"do": "second_copy", "titulo_id": titulo_id}
         self.tools_called.append("second_copy")
         copy = await tools.second_copy(RequestSecondCopy(titulo_id=titulo_id))
         self.state.pop("awaiting", None)
@@ -392,13 +463,17 @@ class _Conversation:
     # -- stock and orders ------------------------------------------------------------------
 
     async def _stock(self, nlu: Understanding) -> None:
-        tools = await self.tools()
-        self.tools_called.append("stock")
         sku = _entity(nlu, "sku")
         query = None if sku else _product_words(self.turn.text)
         if not sku and not query:
             self.say("Qual produto você procura? Pode mandar o nome ou o código.")
             return
+        await self._stock_lookup(sku, query)
+
+    async def _stock_lookup(self, sku: str | None, query: str | None) -> None:
+        tools = await self.tools()
+        self.step = {"do": "stock", "sku": sku, "query": query}
+        self.tools_called.append("stock")
         products = (await tools.stock(StockQuery(sku=sku, query=query))).products
         if not products:
             self.say("Não encontrei esse produto no catálogo.")
@@ -454,6 +529,7 @@ class _Conversation:
             self.say("Pedido cancelado. Posso ajudar com mais alguma coisa?")
             return
         tools = await self.tools()
+        self.step = {"do": "confirm_order", "summary_id": summary_id}
         self.tools_called.append("confirm_order")
         placed = await tools.confirm_order(ConfirmOrder(summary_id=summary_id))
         self.say(f"{placed.message} Número do pedido: *{placed.order_id}*.")
@@ -465,6 +541,10 @@ class _Conversation:
 
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+#: The memory a kept step needs to run again, possibly after its session ended.
+_RESUME_KEYS = frozenset(
+    {"goal", "order_id", "order_items", "order_summary", "verified", "verification_pending"}
+)
 #: Characters of a turn the NLU reads (a burst of long messages can add up to tens of KB).
 NLU_MAX_CHARS = 2000
 _PRODUCT_FILLER = re.compile(

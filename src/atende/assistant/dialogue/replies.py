@@ -47,6 +47,11 @@ DEFAULTS: Mapping[str, str] = {
         "é só escrever aqui."
     ),
     "cancelled": "Tudo bem, cancelei. Posso ajudar com mais alguma coisa?",
+    "deferred": (
+        "Nosso sistema está fora do ar neste momento. 😕 Já anotei o seu pedido e te respondo "
+        "aqui assim que ele voltar. Se preferir, responda *atendente*."
+    ),
+    "resumed": "Nosso sistema voltou! ✅ Sobre o que você me pediu:",
     "no_titulos": "Você não tem boletos em aberto. 🎉",
     "no_orders": "Não encontrei pedidos nos últimos 60 dias.",
     "faq_missing": (
