@@ -9,7 +9,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 import atende
 from atende.business.endpoints import build_router as business_router
@@ -74,6 +75,11 @@ def create_app(container: Container, *, workers: bool = True, recover: bool = Tr
             {"status": "ok" if ok else "unavailable", "checks": checks},
             status_code=200 if ok else 503,
         )
+
+    @app.get("/metrics", tags=["health"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics of this process: connector calls, latency and breaker state…"""
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     settings = container.settings
     app.include_router(

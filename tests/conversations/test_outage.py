@@ -279,3 +279,23 @@ async def test_that_an_api_order_during_an_outage_is_kept_and_placed_later(
     assert repeat.json()["order_id"] == receipt["order_id"]
     assert unknown.status_code == 404
     assert (await world.erp.get_product("CAM-001")).stock == 24  # placed exactly once
+
+
+async def test_that_the_breaker_state_and_kept_requests_show_in_metrics(world: World) -> None:
+    container = world.container
+    token = await issue_token(container.sessions, world.tenant_id, "tests")
+    world.adapter.down = True
+    chat = Chat(world)
+    await chat.say(f"2a via do boleto, cpf {MARIA}")
+    async with (
+        running(container) as url,
+        httpx.AsyncClient(base_url=url, headers={"Auth-Token": token}) as api,
+    ):
+        for _ in range(3):
+            down = await api.get("/api/v1/clientes", params={"doc": MARIA})
+            assert down.status_code == 503
+        metrics = (await api.get("/metrics")).text
+    breaker = f'atende_connector_breaker_open{{connector="rest",tenant="{world.tenant_id}"}} 1.0'
+    assert breaker in metrics
+    kept_line = 'atende_deferred_requests_total{kind="turn",outcome="kept"}'
+    assert kept_line in metrics

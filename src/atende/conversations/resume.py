@@ -37,6 +37,7 @@ from atende.conversations.service import (
     unchanged,
 )
 from atende.conversations.state import Owner
+from atende.deferred.metrics import count
 from atende.deferred.models import DeferredRequest, DeferredStatus
 from atende.kit.clock import utcnow
 from atende.kit.logging import get_logger
@@ -162,6 +163,7 @@ class ResumeProcessor:
                 if await repo.settle_deferred(
                     session, row.id, row.attempts, status=status.value, updated_at=now
                 ):
+                    count(row.kind, status.value)
                     events.add(conversation, f"deferred_{status.value}", step=step, reason=reason)
                     await session.commit()
                     log.warning("kept request closed", status=status.value, reason=reason)
@@ -179,6 +181,7 @@ class ResumeProcessor:
                 )
                 await session.commit()
                 if kept:
+                    count(row.kind, "retried")
                     log.info("system still down; request kept", retry_in=round(delay, 1))
                     await self._queue.enqueue(job, delay=delay)
                     if self._notifier is not None:
@@ -207,5 +210,6 @@ class ResumeProcessor:
                 **audit,
             )
             await session.commit()
+        count(row.kind, DeferredStatus.done.value)
         log.info("kept request answered", step=step, replies=len(said))
         return conversation.id if said else ""

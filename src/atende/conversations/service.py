@@ -43,6 +43,7 @@ from atende.contacts.models import IdentityKind
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
 from atende.conversations.state import Effect, Owner, Transition, Trigger, transition
+from atende.deferred.metrics import count
 from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
 from atende.deferred.policy import RetryPolicy
 from atende.kit.clock import utcnow
@@ -411,6 +412,7 @@ async def keep_deferred(
         )
         session.add(row)
         waiting.append(row)
+        count(DeferredKind.turn.value, "kept")
         events.add(conversation, "deferred", step=str(request.get("step", {}).get("do")))
 
 

@@ -24,6 +24,7 @@ from atende.connectors.port import (
     OrderRequest,
     Refused,
 )
+from atende.deferred.metrics import count
 from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
 from atende.deferred.policy import RetryPolicy
 from atende.kit.clock import utcnow
@@ -90,6 +91,7 @@ class OrderLedger:
             row.result = receipt.model_dump(mode="json")
         stored = await self._insert(row)
         if stored is row and row.status == DeferredStatus.pending.value:
+            count(ORDER, "kept")
             log.warning("ERP unavailable; order kept", retry_in=round(delay, 1))
             await self._queue.enqueue(Job(ORDER, row.id, tenant_id), delay=delay)
         return stored
@@ -121,6 +123,7 @@ class OrderLedger:
                 await self._queue.enqueue(job, delay=(row.next_attempt_at - now).total_seconds())
                 return
             if self._policy.expired(row.created_at, now):
+                count(ORDER, DeferredStatus.expired.value)
                 row.status = DeferredStatus.expired.value
                 await session.commit()
                 log.warning("kept order expired without the ERP coming back", order_row=row.id)
@@ -165,6 +168,7 @@ class OrderLedger:
         )
 
     async def _update(self, tenant_id: str, row_id: str, values: dict[str, Any]) -> None:
+        count(ORDER, str(values.get("status", "retried")))
         async with self._sessions() as session:
             bind_tenant(session, tenant_id)
             row = await session.get(DeferredRequest, row_id)

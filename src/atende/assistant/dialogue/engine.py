@@ -9,6 +9,7 @@ once identified), ``awaiting`` (document | challenge | titulo | order_confirm), 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -84,6 +85,7 @@ _DOCUMENT_PROBLEMS = {
     DocumentProblem.empty: "não consegui ler o número",
 }
 _CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la|parar)\W*$")
+_GREETS = re.compile(r"^\W*(oi+e?|ola|bom dia|boa tarde|boa noite|e ai|eae|opa|hey)\b")
 _BACK = re.compile(r"^\s*(voltar|volta|menu|inicio)\W*$")
 
 
@@ -172,6 +174,8 @@ class _Conversation:
                 )
                 intent = understanding.intent
                 await self._dispatch(understanding)
+                if intent != "greeting" and _GREETS.match(unidecode(self.turn.text).lower()):
+                    self._greet_first()
         except ToolError as error:
             if error.code == "unavailable" and self.step:
                 self._defer()
@@ -187,6 +191,36 @@ class _Conversation:
             )
         self.actions.append(Audit({"intent": intent, "tools": self.tools_called}))
         self.actions.append(Remember(self.state))
+
+    def _greet_first(self) -> None:
+        """ "Oi, quero a 2ª via": answer the request, greeting back in its first message."""
+        for index, action in enumerate(self.actions):
+            if not isinstance(action, Say):
+                continue
+            content = action.content
+            if isinstance(content, TextContent | ButtonsContent | ListContent):
+                hello = self.replies.hello(self.turn.contact_name)
+                body = f"{hello} {content.body}"
+                self.actions[index] = Say(dataclasses.replace(content, body=body))
+            return
+
+    def _back(self) -> None:
+        """``voltar``: one step back in the flow under way, or the menu when there is none."""
+        awaiting = self.state.pop("awaiting", None)
+        self.state.pop("options", None)
+        if awaiting == "order_confirm":
+            self.state.pop("summary_id", None)
+            self.state.pop("order_items", None)
+            self.state.pop("order_summary", None)
+            self.state["goal"] = "place_order"
+            self.say("Tudo bem, voltando. Qual produto (código) e quantas unidades você quer?")
+        elif awaiting == "challenge" or (awaiting == "titulo" and not self.state.get("verified")):
+            self.state.pop("verification_pending", None)
+            self.state["awaiting"] = "document"
+            self.say("Tudo bem, voltando. " + self.replies.text("ask_document"))
+        else:
+            self.state.pop("goal", None)
+            self.say(self.replies.greeting(None))
 
     # -- outages -----------------------------------------------------------------------------
 
@@ -244,9 +278,7 @@ class _Conversation:
             self.say(self.replies.text("cancelled"))
             return
         if _BACK.match(text):
-            self.state.pop("awaiting", None)
-            self.state.pop("options", None)
-            self.say(self.replies.greeting(None))
+            self._back()
             return
         if nlu.intent == "human_handoff":
             self.handoff("customer asked for a human")

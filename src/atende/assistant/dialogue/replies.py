@@ -19,6 +19,7 @@ DEFAULTS: Mapping[str, str] = {
         "Olá{name}! 👋 Eu sou a {assistant}, assistente virtual da {business}. Posso te ajudar "
         "com *2ª via de boleto*, *pedidos e entregas* e *estoque e preços*. Como posso ajudar?"
     ),
+    "hello": "Olá{name}! 👋",
     "sign_off": "Até mais! Se precisar, é só chamar por aqui. 😊",
     "thanks": "Por nada! Posso ajudar com mais alguma coisa?",
     "ask_document": "Para consultar, me informe o *CPF ou CNPJ* do cadastro, por favor.",
@@ -78,6 +79,11 @@ class Replies:
     def greeting(self, name: str | None) -> str:
         first = (name or "").split(" ")[0]
         return self.text("greeting", name=f", {first}" if first else "")
+
+    def hello(self, name: str | None) -> str:
+        """The short greeting put before the answer when a message greets and asks at once."""
+        first = (name or "").split(" ")[0]
+        return self.text("hello", name=f", {first}" if first else "")
 
     # -- business hours --------------------------------------------------------------------
 
