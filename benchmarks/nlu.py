@@ -1,7 +1,8 @@
 """Offline pt-BR NLU benchmark: intent accuracy, document precision, latency.
 
-Run with ``.venv/bin/python benchmarks/nlu.py``; it overwrites docs/benchmarks-nlu.md (``--output
--`` leaves it alone). Everything is in this process, from the data shipped in the package:
+Run with ``.venv/bin/python benchmarks/nlu.py``; it rewrites the ``nlu`` section of
+docs/benchmarks.md (``--output -`` leaves it alone). Everything is in this process, from the
+data shipped in the package:
 
 1. **Training**: a fresh model from ``data/train.yaml`` (threshold tuning included), timed.
 2. **Intents**: accuracy, macro-F1 and per-intent precision/recall/F1 (scikit-learn metrics) on
@@ -37,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import sklearn
+from sections import write_section
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 
 from atende.assistant.nlu.classifier import (
@@ -52,7 +54,7 @@ from atende.assistant.nlu.entities import extract
 from atende.brazil.documents import check_document
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = ROOT / "docs" / "benchmarks-nlu.md"
+OUTPUT = ROOT / "docs" / "benchmarks.md"
 COMMAND = ".venv/bin/python benchmarks/nlu.py"
 
 TARGET_ACCURACY = 0.92
@@ -387,7 +389,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--documents", type=int, default=500, help="messages per document case")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
-        "--output", default=str(OUTPUT), help="markdown file to overwrite, or - for none"
+        "--output", default=str(OUTPUT), help="page whose 'nlu' section to rewrite, or -"
     )
     return parser.parse_args(argv)
 
@@ -439,8 +441,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeat=args.repeat,
     )
     if args.output != "-":
-        Path(args.output).write_text(markdown, encoding="utf-8")
-        print(f"wrote {args.output}")
+        write_section("nlu", markdown, Path(args.output))
+        print(f"wrote {args.output} (section nlu)")
 
     missed = []
     if intents.accuracy < TARGET_ACCURACY:

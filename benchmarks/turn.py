@@ -7,8 +7,8 @@ demo ERP, outbox, sender) until all its replies were delivered. Burst window 0.
 
     .venv/bin/python benchmarks/turn.py [--rounds 40]
 
-Appends nothing: prints a markdown table to paste into docs/benchmarks-nlu.md's turn section,
-or use --output to write that section.
+Prints the report and rewrites the ``turn`` section of docs/benchmarks.md (``--output -``: print
+only).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from sections import BENCHMARKS_MD, write_section
 
 from atende.config import Environment, Settings
 from atende.demo import seed_demo
@@ -107,7 +109,7 @@ async def _expire(container: Container, n: int) -> None:
 
 def report(timings: dict[str, list[float]], rounds: int) -> str:
     lines = [
-        "## Whole turns against the demo ERP (`benchmarks/turn.py`)",
+        "# Whole turns against the demo ERP (`benchmarks/turn.py`)",
         "",
         f"- **Date**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; **machine**: {_cpu_model()}, "
         f"{os.cpu_count()} cores; Python {platform.python_version()}",
@@ -129,13 +131,12 @@ def report(timings: dict[str, list[float]], rounds: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
-    parser.add_argument("--output", type=Path, default=None, help="append the section here")
+    parser.add_argument("--output", default=str(BENCHMARKS_MD), help="page to write, or -")
     args = parser.parse_args()
     text = report(asyncio.run(measure(args.rounds)), args.rounds)
     print(text)
-    if args.output is not None:
-        with args.output.open("a", encoding="utf-8") as handle:
-            handle.write("\n" + text)
+    if args.output != "-":
+        write_section("turn", text, Path(args.output))
 
 
 if __name__ == "__main__":
