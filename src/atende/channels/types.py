@@ -217,6 +217,22 @@ class SendResult:
     provider_message_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class FetchedMedia:
+    """A file a customer sent (a voice note, a photo…), downloaded from the provider.
+
+    The bytes stay out of ``repr`` so a log line or a failed assertion never dumps a customer's
+    audio or document.
+    """
+
+    data: bytes = field(repr=False)
+    mime_type: str
+    #: The name the provider gave the file, when it gave one (documents, rarely anything else).
+    filename: str | None = None
+    #: The provider's checksum, already verified against ``data``; None when it gave none.
+    sha256: str | None = None
+
+
 class SendError(Exception):
     """A provider refused or failed a send. ``transient`` decides whether it is retried."""
 
@@ -237,6 +253,35 @@ class SendError(Exception):
         self.retry_after = retry_after
 
 
+class MediaFetchError(SendError):
+    """A media download failed for a reason of its own rather than the provider's HTTP answer.
+
+    ``reason`` is a stable code for logs and metrics, never a piece of the file.
+    """
+
+    #: The channel cannot fetch media at all (the sandbox has none).
+    NOT_SUPPORTED = "not_supported"
+    #: The media id cannot be one the provider issued.
+    INVALID_MEDIA_ID = "invalid_media_id"
+    #: The file is larger than the caller accepts.
+    TOO_LARGE = "too_large"
+    #: The bytes do not match the checksum the provider declared.
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    #: The provider answered 2xx with something unusable (no download URL, not JSON…).
+    INVALID_RESPONSE = "invalid_response"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        reason: str,
+        transient: bool = False,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(detail, transient=transient, http_status=http_status, code=None)
+        self.reason = reason
+
+
 class ChannelSender(Protocol):
     """The outbound port every channel adapter implements."""
 
@@ -249,3 +294,13 @@ class ChannelSender(Protocol):
         self, channel: ChannelRuntime, provider_message_id: str, *, typing: bool
     ) -> None:
         """Tell the customer their message was read (and, with ``typing``, that a reply comes)."""
+
+    async def fetch_media(
+        self, channel: ChannelRuntime, media_id: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        """Download a file a customer sent, by the ``media_id`` of the inbound message's content.
+
+        Raises :class:`SendError` when the provider refuses or fails (``transient`` says whether
+        asking again may help), and its subclass :class:`MediaFetchError` when the file is larger
+        than ``max_bytes``, fails its checksum, or the channel has no media at all (sandbox).
+        """

@@ -1,10 +1,14 @@
 """A local stand-in for Meta's Graph API (WhatsApp Cloud API), for tests, benchmarks and demos.
 
 It speaks real HTTP on 127.0.0.1, so the production client runs unchanged against it: the
-connection pool, timeouts, error mapping and multipart uploads are exercised for real. It
-answers like Meta (same success and error bodies), records every request, and can be scripted
-to fail, throttle or stall. Tests wait on it with :meth:`FakeGraph.wait_for_messages` instead
-of sleeping.
+connection pool, timeouts, error mapping, multipart uploads and media downloads are exercised for
+real. It answers like Meta (same success and error bodies), records every request, and can be
+scripted to fail, throttle or stall. Tests wait on it with :meth:`FakeGraph.wait_for_messages`
+instead of sleeping.
+
+Media customers "sent" are registered with :meth:`FakeGraph.add_media` and served in Meta's two
+steps: a lookup by media id answers a short-lived URL, then that URL serves the bytes, both with
+the access token.
 
 Run standalone (``python -m atende.devtools.fake_graph``) to see a demo's replies as JSON lines.
 """
@@ -14,8 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
+import secrets
 import signal
 import sys
 import time
@@ -58,7 +64,8 @@ class Recorded:
     json: dict[str, Any] | None
     #: Wall-clock time (``time.time()``), comparable with timestamps taken in other processes.
     received_at: float
-    #: "message" (a send to /messages), "read" (a mark-as-read), "media" (an upload), "other".
+    #: "message" (a send to /messages), "read" (a mark-as-read), "media" (an upload),
+    #: "media_info" (a media lookup by id), "media_download" (a media URL fetched), "other".
     kind: str = "other"
     #: The HTTP status the fake answered with.
     status: int = 200
@@ -108,8 +115,18 @@ class Reply:
         return cls(status, {"error": error}, headers=headers, delay=delay)
 
 
+@dataclass(frozen=True, slots=True)
+class _Media:
+    data: bytes
+    mime_type: str
+    filename: str | None
+    sha256: str
+    file_size: int
+
+
 class FakeGraph:
-    """An aiohttp server answering ``/{version}/{phone_number_id}/messages`` and ``/media``."""
+    """An aiohttp server answering ``/{version}/{phone_number_id}/messages`` and ``/media``,
+    media lookups ``GET /{version}/{media_id}`` and the download URLs those hand out."""
 
     def __init__(
         self,
@@ -129,10 +146,18 @@ class FakeGraph:
         self.requests: list[Recorded] = []
         #: Uploaded files by the media id the fake answered with.
         self.uploaded: dict[str, bytes] = {}
+        #: How long a download URL from a media lookup works; Meta's last about five minutes.
+        #: Zero makes every URL expired by the time it is used.
+        self.media_url_ttl = 300.0
+        self._media: dict[str, _Media] = {}
+        #: Download token -> (media id, monotonic time the URL was handed out).
+        self._download_urls: dict[str, tuple[str, float]] = {}
         self._scripts: dict[str, deque[Reply]] = {
             "message": deque(),
             "read": deque(),
             "media": deque(),
+            "media_info": deque(),
+            "media_download": deque(),
         }
         self._media_ids = itertools.count(1_000_000_000_000_001)
         self._runner: web.AppRunner | None = None
@@ -151,6 +176,9 @@ class FakeGraph:
         app = web.Application(client_max_size=_MAX_UPLOAD)
         app.router.add_post("/{version}/{phone_number_id}/messages", self._on_messages)
         app.router.add_post("/{version}/{phone_number_id}/media", self._on_media)
+        # Before the lookup route, whose two segments would match a download URL too.
+        app.router.add_get("/media-download/{token}", self._on_media_download)
+        app.router.add_get("/{version}/{media_id}", self._on_media_info)
         app.router.add_route("*", "/{tail:.*}", self._on_other)
         # Scripted delays wake up on stop(), so in-flight handlers end at once; the short
         # shutdown timeout only bounds a client that keeps a connection busy.
@@ -202,12 +230,50 @@ class FakeGraph:
     def uploads(self) -> list[Recorded]:
         return [r for r in self.requests if r.kind == "media"]
 
+    @property
+    def media_lookups(self) -> list[Recorded]:
+        """``GET /{version}/{media_id}`` requests, in arrival order."""
+        return [r for r in self.requests if r.kind == "media_info"]
+
+    @property
+    def downloads(self) -> list[Recorded]:
+        """Requests to the download URLs media lookups handed out, in arrival order."""
+        return [r for r in self.requests if r.kind == "media_download"]
+
     def clear(self) -> None:
-        """Forget recorded requests, uploads and pending scripts (between benchmark rounds)."""
+        """Forget recorded requests, uploads, download URLs and pending scripts (between
+        benchmark rounds). Media registered with :meth:`add_media` stays."""
         self.requests.clear()
         self.uploaded.clear()
+        self._download_urls.clear()
         for queue in self._scripts.values():
             queue.clear()
+
+    # -- media customers sent -------------------------------------------------------------------
+
+    def add_media(
+        self,
+        media_id: str,
+        data: bytes,
+        mime_type: str,
+        *,
+        filename: str | None = None,
+        sha256: str | None = None,
+        file_size: int | None = None,
+    ) -> None:
+        """Hold a file as if a customer had sent it, for ``GET /{version}/{media_id}``.
+
+        ``sha256`` and ``file_size`` are what the lookup declares (hex digest and length of
+        ``data`` by default); give other values to play a corrupted file or a lying size.
+        ``filename`` goes into the download's Content-Disposition.
+        """
+        self._media[media_id] = _Media(
+            data=data,
+            mime_type=mime_type,
+            filename=filename,
+            sha256=sha256 if sha256 is not None else hashlib.sha256(data).hexdigest(),
+            file_size=file_size if file_size is not None else len(data),
+        )
 
     # -- scripting ----------------------------------------------------------------------------
 
@@ -222,6 +288,14 @@ class FakeGraph:
     def script_media(self, *responses: Reply) -> None:
         """Same as :meth:`script`, for media uploads."""
         self._scripts["media"].extend(responses)
+
+    def script_media_info(self, *responses: Reply) -> None:
+        """Same as :meth:`script`, for media lookups (a 2xx without body answers the real one)."""
+        self._scripts["media_info"].extend(responses)
+
+    def script_media_download(self, *responses: Reply) -> None:
+        """Same as :meth:`script`, for downloads (a 2xx without body or raw serves the file)."""
+        self._scripts["media_download"].extend(responses)
 
     # -- waiting ------------------------------------------------------------------------------
 
@@ -341,6 +415,83 @@ class FakeGraph:
         )
         return await self._respond(reply)
 
+    async def _on_media_info(self, request: web.Request) -> web.StreamResponse:
+        received_at = time.time()
+        media_id = request.match_info["media_id"]
+        media = self._media.get(media_id)
+        reply = self._auth_failure(request)
+        if reply is None and media is None:
+            reply = _unknown_object(media_id)
+        if reply is None:
+            reply = self._next_scripted("media_info") or Reply(200)
+        if 200 <= reply.status < 300 and reply.body is None and reply.raw is None:
+            assert media is not None  # unknown ids were answered above
+            token = secrets.token_urlsafe(16)
+            self._download_urls[token] = (media_id, time.monotonic())
+            body = {
+                "messaging_product": "whatsapp",
+                "url": f"{self.url}/media-download/{token}",
+                "mime_type": media.mime_type,
+                "sha256": media.sha256,
+                "file_size": media.file_size,
+                "id": media_id,
+            }
+            reply = Reply(reply.status, body, headers=reply.headers, delay=reply.delay)
+        await self._record(
+            Recorded(
+                path=request.path,
+                headers=dict(request.headers),
+                json=None,
+                received_at=received_at,
+                kind="media_info",
+                status=reply.status,
+                message_id=media_id if media is not None else None,
+            )
+        )
+        return await self._respond(reply)
+
+    async def _on_media_download(self, request: web.Request) -> web.StreamResponse:
+        received_at = time.time()
+        issued = self._download_urls.get(request.match_info["token"])
+        media_id: str | None = None
+        reply: Reply | None
+        # Meta's download URLs refuse anonymous requests, whatever token the fake expects.
+        if not request.headers.get("Authorization", "").startswith("Bearer "):
+            reply = Reply.meta_error(401, 190, "An access token is required to download media")
+        else:
+            reply = self._auth_failure(request)
+        if reply is None:
+            if issued is None or time.monotonic() - issued[1] >= self.media_url_ttl:
+                # Like Meta's CDN: a plain-text 404 once the signed URL has expired.
+                reply = Reply(
+                    404, raw=b"URL signature expired", headers={"Content-Type": "text/plain"}
+                )
+            else:
+                media_id = issued[0]
+        media = self._media.get(media_id) if media_id is not None else None
+        if reply is None and media is None:
+            reply = Reply(404, raw=b"Not Found", headers={"Content-Type": "text/plain"})
+        if reply is None:
+            reply = self._next_scripted("media_download") or Reply(200)
+        if 200 <= reply.status < 300 and reply.body is None and reply.raw is None:
+            assert media is not None  # unknown and expired URLs were answered above
+            headers = {"Content-Type": media.mime_type, **(reply.headers or {})}
+            if media.filename is not None:
+                headers["Content-Disposition"] = f'attachment; filename="{media.filename}"'
+            reply = Reply(reply.status, raw=media.data, headers=headers, delay=reply.delay)
+        await self._record(
+            Recorded(
+                path=request.path,
+                headers=dict(request.headers),
+                json=None,
+                received_at=received_at,
+                kind="media_download",
+                status=reply.status,
+                message_id=media_id,
+            )
+        )
+        return await self._respond(reply)
+
     async def _on_other(self, request: web.Request) -> web.StreamResponse:
         received_at = time.time()
         body = _json_object(await request.read())
@@ -348,7 +499,7 @@ class FakeGraph:
             400,
             100,
             f"Unsupported {request.method.lower()} request. The fake Graph API only answers "
-            "POST /{version}/{phone_number_id}/messages and /media",
+            "POST /{version}/{phone_number_id}/messages and /media, GET /{version}/{media_id}",
             error_type="GraphMethodException",
         )
         await self._record(
@@ -414,6 +565,18 @@ def _message_success(body: dict[str, Any]) -> dict[str, Any]:
         "contacts": [contact],
         "messages": [{"id": f"wamid.FAKE{uuid.uuid4().hex.upper()}"}],
     }
+
+
+def _unknown_object(object_id: str) -> Reply:
+    """Meta's answer to a lookup of an id it does not know (or the token may not see)."""
+    return Reply.meta_error(
+        400,
+        100,
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be loaded "
+        "due to missing permissions, or does not support this operation.",
+        subcode=33,
+        error_type="GraphMethodException",
+    )
 
 
 def _read_success() -> dict[str, Any]:

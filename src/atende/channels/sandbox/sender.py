@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from atende.channels.types import ChannelRuntime, OutboundContent, Recipient, SendResult
+from atende.channels.types import (
+    ChannelRuntime,
+    FetchedMedia,
+    MediaFetchError,
+    OutboundContent,
+    Recipient,
+    SendResult,
+)
 
 
 class SandboxSender:
@@ -17,3 +24,12 @@ class SandboxSender:
         self, channel: ChannelRuntime, provider_message_id: str, *, typing: bool
     ) -> None:
         return None
+
+    async def fetch_media(
+        self, channel: ChannelRuntime, media_id: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        # Sandbox messages are typed text: there is no provider holding files to download.
+        raise MediaFetchError(
+            f"channel {channel.slug!r} is a sandbox and has no media",
+            reason=MediaFetchError.NOT_SUPPORTED,
+        )

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from atende.channels.types import ChannelRuntime, OutboundContent, Recipient, SendResult
+from atende.channels.types import (
+    ChannelRuntime,
+    FetchedMedia,
+    OutboundContent,
+    Recipient,
+    SendResult,
+)
 from atende.channels.whatsapp.client import GraphClient
 from atende.channels.whatsapp.payloads import build_message
 
@@ -34,6 +40,11 @@ class WhatsAppSender:
         self, channel: ChannelRuntime, provider_message_id: str, *, typing: bool
     ) -> None:
         await self._client.mark_read(channel, provider_message_id, typing=typing)
+
+    async def fetch_media(
+        self, channel: ChannelRuntime, media_id: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        return await self._client.download_media(channel, media_id, max_bytes=max_bytes)
 
     async def close(self) -> None:
         # Closing a client shared with someone else is harmless: it reopens its pool on next use.
