@@ -28,6 +28,24 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_model: str | None = None
     llm_api_key: SecretStr | None = None
+    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    llm_max_tokens: int = Field(default=600, ge=16, le=8192)
+    #: One model call; the whole turn (all calls and tools) has ``llm_turn_budget_seconds``.
+    llm_request_timeout_seconds: float = Field(default=8.0, gt=0)
+    llm_turn_budget_seconds: float = Field(default=12.0, gt=0)
+    llm_max_tool_rounds: int = Field(default=4, ge=1, le=10)
+    #: Placeholders instead of CPF, CNPJ, phones and e-mails in what the provider sees.
+    llm_redact_pii: bool = True
+    #: Tokens per tenant and calendar month; unset: unlimited (tenants may set their own).
+    llm_monthly_token_budget: int | None = Field(default=None, ge=0)
+
+    #: An OpenAI-compatible ``/audio/transcriptions`` endpoint for voice notes; unset: customers
+    #: who send audio are asked to write.
+    transcribe_base_url: str | None = None
+    transcribe_api_key: SecretStr | None = None
+    transcribe_model: str = "whisper-1"
+    #: Voice notes larger than this are not downloaded (WhatsApp allows 16 MB).
+    transcribe_max_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
 
     #: Fernet key that encrypts channel secrets at rest. Required in production; in development
     #: and tests a key is generated once under ./var/ so that `make run` needs no setup.

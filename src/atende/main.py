@@ -11,10 +11,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import atende.models  # noqa: F401 - registers every table before the first query
+from atende.assistant.agent.budget import TokenBudget
+from atende.assistant.agent.config import LlmConfig
+from atende.assistant.agent.engine import AgentEngine
 from atende.assistant.dialogue.engine import DialogueEngine
 from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu
 from atende.assistant.port import Engine
+from atende.assistant.voice import Transcriber
 from atende.business.registry import ConnectorRegistry
 from atende.business.service import BusinessService
 from atende.channels.directory import ChannelDirectory
@@ -51,6 +55,21 @@ _NLUS: dict[Path, Nlu] = {}
 def shared_nlu(cache_dir: Path) -> Nlu:
     """One NLU per process and cache folder: trained once, or loaded from the cache."""
     return _NLUS.setdefault(cache_dir.resolve(), Nlu(cache_dir=cache_dir))
+
+
+def llm_defaults(settings: Settings) -> LlmConfig:
+    return LlmConfig(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+        request_timeout_seconds=settings.llm_request_timeout_seconds,
+        turn_budget_seconds=settings.llm_turn_budget_seconds,
+        max_tool_rounds=settings.llm_max_tool_rounds,
+        redact_pii=settings.llm_redact_pii,
+        monthly_token_budget=settings.llm_monthly_token_budget,
+    )
 
 
 class Container:
@@ -90,8 +109,33 @@ class Container:
         self.profiles = TenantProfiles(self.sessions)
         self.faq = FaqIndex(self.sessions)
         self.nlu = shared_nlu(settings.nlu_cache_dir or Path(settings.var_dir) / "cache")
-        self.engine: Engine = engine or DialogueEngine(
+        self.offline = DialogueEngine(
             nlu=self.nlu, registry=self.erp_registry, profiles=self.profiles, faq=self.faq
+        )
+        self.token_budget = TokenBudget(self.sessions)
+        # The agent answers tenants with a model configured (globally or in their settings) and
+        # hands every other turn, and every failure, to the offline engine.
+        self.agent = AgentEngine(
+            fallback=self.offline,
+            nlu=self.nlu,
+            registry=self.erp_registry,
+            profiles=self.profiles,
+            faq=self.faq,
+            box=self.box,
+            defaults=llm_defaults(settings),
+            budget=self.token_budget,
+        )
+        self.engine: Engine = engine or self.agent
+        self.transcriber = (
+            Transcriber(
+                base_url=settings.transcribe_base_url,
+                api_key=settings.transcribe_api_key.get_secret_value()
+                if settings.transcribe_api_key
+                else "none",
+                model=settings.transcribe_model,
+            )
+            if settings.transcribe_base_url
+            else None
         )
         self.retry_policy = RetryPolicy(
             base_delay=settings.deferred_retry_base_seconds,
@@ -116,6 +160,8 @@ class Container:
             settings=turn_settings,
             notifier=self.notifier,
             priority=self.priority,
+            transcriber=self.transcriber,
+            transcribe_max_bytes=settings.transcribe_max_bytes,
         )
         self.resumes = ResumeProcessor(
             sessions=self.sessions,
@@ -194,7 +240,7 @@ class Container:
                 concurrency=2,
             ),
         ]
-        if isinstance(self.engine, DialogueEngine):
+        if self.engine is self.agent or isinstance(self.engine, DialogueEngine):
             # Train the NLU before the first customer waits for it (CPU-bound: off the loop).
             await asyncio.to_thread(self.nlu.warm_up)
         for worker in self.workers:
@@ -249,4 +295,7 @@ class Container:
         await self.queue.close()
         await self.graph.close()
         await self.erp_registry.aclose()
+        await self.agent.aclose()
+        if self.transcriber is not None:
+            await self.transcriber.aclose()
         await self.db.dispose()

@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from atende.assistant.faq_models import FaqPassage
+from atende.audit.models import AdminNotice, AiTurn
 from atende.channels.models import Channel, ChannelKind, ProviderEvent
 from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, ConversationEvent, Message
@@ -10,6 +11,8 @@ from atende.outbox.models import DeliveryAttempt
 from atende.tenancy.models import ServiceToken, Tenant
 
 __all__ = [
+    "AdminNotice",
+    "AiTurn",
     "Base",
     "Channel",
     "ChannelKind",

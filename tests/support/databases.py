@@ -20,8 +20,8 @@ PG_USER = os.environ.get("ATENDE_TEST_PG_USER", "postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 TABLES = (
-    "service_tokens, deferred_requests, delivery_attempts, provider_events, conversation_events, messages, "
-    "conversations, "
+    "service_tokens, ai_turns, admin_notices, deferred_requests, delivery_attempts, "
+    "provider_events, conversation_events, messages, conversations, "
     "faq_passages, contact_identities, contacts, channels, tenants"
 )
 

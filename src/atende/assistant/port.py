@@ -92,7 +92,34 @@ class DropDeferred:
     """The customer gave up (``cancelar``): forget the requests kept for later."""
 
 
-Action = Say | Handoff | Remember | OptOut | Audit | Defer | DropDeferred
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    name: str
+    #: Arguments as the tool received them, masked (no CPF, phone… in the audit trail).
+    arguments: Mapping[str, Any]
+    ok: bool
+    #: A short, masked summary of the result or the error code.
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class AiRecord:
+    """How the turn was answered, for the audit trail (one ``ai_turns`` row per turn)."""
+
+    engine: str
+    model: str | None = None
+    prompt_version: str | None = None
+    specialist: str | None = None
+    tool_calls: tuple[ToolCallRecord, ...] = ()
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    #: Why the LLM's answer was not used (timeout, rate_limited, grounding…), None if it was.
+    fallback_reason: str | None = None
+
+
+Action = Say | Handoff | Remember | OptOut | Audit | Defer | DropDeferred | AiRecord
 
 
 class Engine(Protocol):

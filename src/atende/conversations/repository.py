@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -207,3 +207,19 @@ async def settle_deferred(
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount) == 1  # type: ignore[attr-defined]
+
+
+async def store_transcripts(
+    session: AsyncSession, messages: Sequence[Message], transcripts: Mapping[int, str]
+) -> None:
+    """A voice note's transcript becomes its text (and is kept in its content, marked as such)."""
+    for message in messages:
+        text = transcripts.get(message.id)
+        if text is None:
+            continue
+        await session.execute(
+            update(Message)
+            .where(Message.id == message.id)
+            .values(text=text, content={**message.content, "transcript": text})
+            .execution_options(synchronize_session=False)
+        )

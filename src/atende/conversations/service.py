@@ -17,6 +17,7 @@ so the turn runs again after a restart and the customer gets exactly one answer.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.assistant.port import (
     Action,
+    AiRecord,
     Audit,
     Defer,
     DropDeferred,
@@ -38,7 +40,9 @@ from atende.assistant.port import (
     Turn,
     TurnMessage,
 )
-from atende.channels.types import ChannelRuntime, ChannelSender
+from atende.assistant.voice import SpeechToText, TranscriptionFailed, audio_filename
+from atende.audit.models import AiTurn
+from atende.channels.types import ChannelRuntime, ChannelSender, SendError
 from atende.contacts.models import IdentityKind
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
@@ -105,6 +109,8 @@ class _Plan:
     #: engine always sees the ids the commit will write.
     conversation_id: str
     session_id: str
+    #: Voice notes transcribed for this turn (message id → text), stored with the messages.
+    transcripts: Mapping[int, str] = field(default_factory=dict)
 
 
 class ConversationChanged(Exception):
@@ -122,7 +128,11 @@ class TurnProcessor:
         settings: TurnSettings,
         notifier: Notifier | None = None,
         priority: IngestFirst | None = None,
+        transcriber: SpeechToText | None = None,
+        transcribe_max_bytes: int = 16 * 1024 * 1024,
     ) -> None:
+        self._transcriber = transcriber
+        self._transcribe_max_bytes = transcribe_max_bytes
         self._priority = priority
         self._sessions = sessions
         self._queue = queue
@@ -148,6 +158,8 @@ class TurnProcessor:
                 last_id = plan.pending[-1].provider_message_id
                 if sender is not None and last_id:
                     await self._mark_read(sender, channel, last_id)
+                plan = await self._transcribe(channel, plan)
+                assert plan.turn is not None
                 actions = await self.engine.reply(plan.turn)
             try:
                 conversation_id = await self._commit(channel, plan, actions, job)
@@ -226,6 +238,40 @@ class TurnProcessor:
             conversation_id,
             session_id,
         )
+
+    async def _transcribe(self, channel: ChannelRuntime, plan: _Plan) -> _Plan:
+        """Voice notes enter the turn as text: downloaded through the channel's media flow and
+        transcribed, when a transcription provider is configured. Any failure leaves the note
+        untranscribed, and the engine asks the customer to write."""
+        sender = self._channels.senders.get(channel.kind)
+        notes = [
+            m
+            for m in plan.pending
+            if m.type in {"audio", "voice"} and m.content.get("media_id") and not m.text
+        ]
+        if self._transcriber is None or sender is None or not notes or plan.turn is None:
+            return plan
+        transcripts: dict[int, str] = {}
+        for note in notes:
+            try:
+                media = await sender.fetch_media(
+                    channel, str(note.content["media_id"]), max_bytes=self._transcribe_max_bytes
+                )
+                transcripts[note.id] = await self._transcriber.transcribe(
+                    media.data,
+                    filename=audio_filename(media.mime_type),
+                    mime_type=media.mime_type,
+                )
+            except (SendError, TranscriptionFailed) as error:
+                log.warning("voice note not transcribed", error=type(error).__name__)
+        if not transcripts:
+            return plan
+        messages = tuple(
+            TurnMessage(m.type, transcripts.get(m.id, m.text), m.content) for m in plan.pending
+        )
+        text = "\n".join(t for m in plan.pending if (t := transcripts.get(m.id, m.text)))
+        turn = dataclasses.replace(plan.turn, text=text, messages=messages)
+        return dataclasses.replace(plan, turn=turn, transcripts=transcripts)
 
     def _burst_hold(self, pending: list[Message], now: datetime) -> float:
         """Seconds to wait for more fragments of this burst (0: answer now)."""
@@ -306,6 +352,7 @@ class TurnProcessor:
                 await session.rollback()
                 log.info("turn already taken by another worker")
                 return None
+            await repo.store_transcripts(session, plan.pending, plan.transcripts)
             conversation.last_inbound_at = max(
                 (m.provider_timestamp or m.created_at for m in plan.pending), default=now
             )
@@ -359,7 +406,8 @@ def apply_actions(
     remember: bool = True,
 ) -> list[Message]:
     """Replies become outbox rows, a handoff moves the owner, ``Remember`` replaces the memory
-    (unless ``remember`` is off: a request resumed after its session ended)."""
+    (unless ``remember`` is off: a request resumed after its session ended), ``AiRecord`` goes to
+    the audit trail."""
     said: list[Message] = []
     for action in actions:
         if isinstance(action, Say):
@@ -376,6 +424,7 @@ def apply_actions(
                 events.owner(conversation, step.owner, action.reason)
         elif isinstance(action, Remember) and remember:
             conversation.state = dict(action.state)
+    record_ai(session, conversation, actions, events)
     return said
 
 
@@ -414,6 +463,41 @@ async def keep_deferred(
         waiting.append(row)
         count(DeferredKind.turn.value, "kept")
         events.add(conversation, "deferred", step=str(request.get("step", {}).get("do")))
+
+
+def record_ai(
+    session: AsyncSession, conversation: Conversation, actions: Sequence[Action], events: EventLog
+) -> None:
+    """One ``ai_turns`` row per engine record: the audit trail of how the turn was answered."""
+    for action in actions:
+        if not isinstance(action, AiRecord):
+            continue
+        session.add(
+            AiTurn(
+                tenant_id=conversation.tenant_id,
+                conversation_id=conversation.id,
+                engine=action.engine,
+                model=action.model,
+                prompt_version=action.prompt_version,
+                specialist=action.specialist,
+                tool_calls=[
+                    {
+                        "name": call.name,
+                        "arguments": dict(call.arguments),
+                        "ok": call.ok,
+                        "summary": call.summary,
+                    }
+                    for call in action.tool_calls
+                ],
+                tokens_in=action.tokens_in,
+                tokens_out=action.tokens_out,
+                cost_usd=action.cost_usd,
+                latency_ms=round(action.latency_ms, 2),
+                fallback_reason=action.fallback_reason,
+                correlation_id=events.correlation_id,
+                created_at=events.now,
+            )
+        )
 
 
 def audit_of(actions: Sequence[Action]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu, Understanding
 from atende.assistant.port import (
     Action,
+    AiRecord,
     Audit,
     Defer,
     DropDeferred,
@@ -35,6 +37,7 @@ from atende.assistant.port import (
     OptOut,
     Remember,
     Say,
+    ToolCallRecord,
     Turn,
 )
 from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
@@ -50,6 +53,7 @@ from atende.assistant.tools.models import (
     StockQuery,
 )
 from atende.assistant.tools.verification import Challenge
+from atende.assistant.voice import VOICE_FALLBACK_REPLY
 from atende.brazil.documents import DocumentProblem
 from atende.brazil.money import format_brl
 from atende.business.registry import ConnectorRegistry
@@ -161,10 +165,17 @@ class _Conversation:
         self.state.pop("goal", None)
 
     async def run(self) -> None:
+        started = time.perf_counter()
         intent = "resume"
         try:
             if self.turn.resume is not None:
                 await self._resume(self.turn.resume)
+            elif not self.turn.text.strip() and any(
+                m.type in VOICE_TYPES for m in self.turn.messages
+            ):
+                # A voice note nobody could transcribe (no provider, or it failed).
+                intent = "voice_note"
+                self.say(VOICE_FALLBACK_REPLY)
             else:
                 # CPU-bound (a few ms): in a thread, so the event loop keeps acknowledging
                 # webhooks. A flood of long fragments is read from its end, where the latest
@@ -190,6 +201,13 @@ class _Conversation:
                 "Responda *atendente*."
             )
         self.actions.append(Audit({"intent": intent, "tools": self.tools_called}))
+        self.actions.append(
+            AiRecord(
+                engine=self.engine.name,
+                tool_calls=tuple(ToolCallRecord(name, {}, True, "") for name in self.tools_called),
+                latency_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
         self.actions.append(Remember(self.state))
 
     def _greet_first(self) -> None:
@@ -573,6 +591,7 @@ class _Conversation:
 
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
+VOICE_TYPES = frozenset({"audio", "voice"})
 #: The memory a kept step needs to run again, possibly after its session ended.
 _RESUME_KEYS = frozenset(
     {"goal", "order_id", "order_items", "order_summary", "verified", "verification_pending"}

@@ -1,0 +1,101 @@
+"""A tenant's monthly token budget: beyond it the offline engine answers and the admins are told.
+
+Usage is summed from the audit trail (``ai_turns``) once a minute per tenant and counted in
+memory in between, so the hot path never runs an aggregate over a month of rows. With several
+processes each one sees the others' usage at the next refresh: the budget can be overrun by at
+most a minute of traffic, which is the price of not serialising every turn on a counter.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende.assistant.agent.config import LlmConfig
+from atende.audit.models import AdminNotice, AiTurn
+from atende.kit.clock import utcnow
+from atende.kit.logging import get_logger
+from atende.tenancy.scope import bind_tenant
+
+log = get_logger(__name__)
+
+
+def month_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+class TokenBudget:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], refresh_seconds: float = 60.0
+    ) -> None:
+        self._sessions = sessions
+        self._refresh = refresh_seconds
+        #: tenant → (month, refreshed at (monotonic), tokens used)
+        self._used: dict[str, tuple[datetime, float, int]] = {}
+        self._told: set[str] = set()
+
+    async def used(self, tenant_id: str) -> int:
+        month = month_start(utcnow())
+        cached = self._used.get(tenant_id)
+        if (
+            cached is not None
+            and cached[0] == month
+            and time.monotonic() - cached[1] < self._refresh
+        ):
+            return cached[2]
+        async with self._sessions() as session:
+            bind_tenant(session, tenant_id)
+            total = await session.scalar(
+                select(func.coalesce(func.sum(AiTurn.tokens_in + AiTurn.tokens_out), 0)).where(
+                    AiTurn.created_at >= month
+                )
+            )
+        self._used[tenant_id] = (month, time.monotonic(), int(total or 0))
+        return int(total or 0)
+
+    async def add(self, tenant_id: str, tokens: int) -> None:
+        cached = self._used.get(tenant_id)
+        if cached is not None:
+            self._used[tenant_id] = (cached[0], cached[1], cached[2] + tokens)
+
+    async def exceeded(self, tenant_id: str, config: LlmConfig) -> bool:
+        limit = config.monthly_token_budget
+        if limit is None:
+            return False
+        used = await self.used(tenant_id)
+        if used < limit:
+            return False
+        await self._tell_admins(tenant_id, used, limit)
+        return True
+
+    async def _tell_admins(self, tenant_id: str, used: int, limit: int) -> None:
+        month = month_start(utcnow()).strftime("%Y-%m")
+        key = f"token_budget:{tenant_id}:{month}"
+        if key in self._told:
+            return
+        self._told.add(key)
+        async with self._sessions() as session:
+            bind_tenant(session, tenant_id)
+            session.add(
+                AdminNotice(
+                    tenant_id=tenant_id,
+                    key=key,
+                    kind="token_budget",
+                    message=(
+                        f"O limite mensal de {limit:,} tokens do assistente com IA foi atingido "
+                        f"({used:,} usados em {month}). Até o fim do mês, ou até o limite ser "
+                        "ampliado, o assistente offline responde os clientes."
+                    ).replace(",", "."),
+                )
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                # Another process told them first: one notice per month is the point.
+                await session.rollback()
+                return
+        log.warning("monthly token budget spent; offline engine answers", used=used, limit=limit)

@@ -1,0 +1,80 @@
+"""Which model answers a tenant: the process's defaults (``ATENDE_LLM_*``) overridden per tenant
+(``tenants.settings["llm"]``, API key Fernet-encrypted like every other secret)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from atende.kit.secrets import SecretBox
+
+#: USD per million tokens (input, output), for the cost estimate in the audit trail. Unknown
+#: models cost 0 unless the tenant sets ``price_in``/``price_out``; prices drift, so the table is
+#: a default, not a bill.
+PRICES: Mapping[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4o": (2.50, 10.00),
+    "google/gemini-2.0-flash-001": (0.10, 0.40),
+    "google/gemini-2.5-flash": (0.30, 2.50),
+    "gemini-2.0-flash": (0.10, 0.40),
+    "gemini-2.5-flash": (0.30, 2.50),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LlmConfig:
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    temperature: float = 0.2
+    max_tokens: int = 600
+    #: One model call; the whole turn has ``turn_budget_seconds``.
+    request_timeout_seconds: float = 8.0
+    turn_budget_seconds: float = 12.0
+    max_tool_rounds: int = 4
+    #: Replace CPF, CNPJ, phones and e-mails with placeholders before anything reaches the model.
+    redact_pii: bool = True
+    #: Tokens (in + out) per calendar month; None: unlimited.
+    monthly_token_budget: int | None = None
+    price_in: float | None = None
+    price_out: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.base_url and self.model)
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        default_in, default_out = PRICES.get(self.model or "", (0.0, 0.0))
+        price_in = self.price_in if self.price_in is not None else default_in
+        price_out = self.price_out if self.price_out is not None else default_out
+        return (tokens_in * price_in + tokens_out * price_out) / 1_000_000
+
+    def for_tenant(self, settings: Mapping[str, Any], box: SecretBox) -> LlmConfig:
+        """This config with the tenant's ``llm`` settings applied (``{"enabled": false}`` turns
+        the LLM off for the tenant)."""
+        own = dict(settings.get("llm") or {})
+        if own.get("enabled") is False:
+            return replace(self, base_url=None, model=None)
+        changes: dict[str, Any] = {
+            key: own[key]
+            for key in (
+                "base_url",
+                "model",
+                "temperature",
+                "max_tokens",
+                "request_timeout_seconds",
+                "turn_budget_seconds",
+                "max_tool_rounds",
+                "redact_pii",
+                "monthly_token_budget",
+                "price_in",
+                "price_out",
+            )
+            if key in own
+        }
+        if own.get("api_key"):
+            changes["api_key"] = box.decrypt(str(own["api_key"]))
+        return replace(self, **changes) if changes else self

@@ -1,0 +1,505 @@
+"""The LLM agent: free-form understanding with the business tools, always with a fallback.
+
+One turn:
+
+1. the offline NLU routes the message to a specialist (finance, orders, sales, general; see
+   ``prompts.py``) unless the customer opts out (handled by the offline engine: a legal record,
+   not a model's judgement);
+2. the specialist's prompt, the running summary, the contact's profile and the session's recent
+   turns go to any OpenAI-compatible chat-completions API (the official ``openai`` SDK on its
+   aiohttp transport), with CPF, CNPJ, phones and e-mails replaced by placeholders;
+3. tool calls (parallel ones too) run through :class:`BusinessTools`, which enforce who may see
+   what; arguments are restored from placeholders, validated with the tools' Pydantic models, and
+   results are redacted before they go back to the model; at most ``max_tool_rounds`` rounds;
+4. the answer is restored and checked against this turn's tool results (money, dates, stock,
+   linhas digitáveis, tracking codes: ``grounding.py``).
+
+Anything that goes wrong (timeout, 429 beyond the budget, 5xx, malformed or unknown tool calls, a
+tool loop, an empty or overlong answer, an ungrounded fact, an invented placeholder, the ERP down,
+the tenant's token budget spent) ends in the offline engine's answer, within the turn's budget,
+never in silence or a raw error. Every turn leaves an :class:`AiRecord`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ValidationError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+)
+
+from atende.assistant.agent.budget import TokenBudget
+from atende.assistant.agent.config import LlmConfig
+from atende.assistant.agent.grounding import check_grounding
+from atende.assistant.agent.privacy import Redactor
+from atende.assistant.agent.prompts import PROMPT_VERSION, route, system_prompt
+from atende.assistant.agent.toolbox import (
+    SPECIALISTS,
+    TOOLS,
+    AgentTool,
+    FaqArgs,
+    HandoffArgs,
+    schemas,
+)
+from atende.assistant.dialogue.replies import Replies
+from atende.assistant.faq import FaqIndex
+from atende.assistant.nlu import Nlu
+from atende.assistant.port import (
+    Action,
+    AiRecord,
+    Audit,
+    Engine,
+    Handoff,
+    Remember,
+    Say,
+    ToolCallRecord,
+    Turn,
+)
+from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.verification import Challenge, verified_document
+from atende.business.registry import ConnectorRegistry
+from atende.channels.types import TextContent
+from atende.kit.logging import get_logger
+from atende.kit.masking import mask_text, mask_value
+from atende.kit.secrets import SecretBox
+from atende.tenancy.profiles import TenantProfile, TenantProfiles
+
+log = get_logger(__name__)
+
+#: Messages of the session kept for the model (user and assistant, redacted).
+HISTORY = 12
+#: Facts of the running summary kept in the session.
+SUMMARY_FACTS = 8
+#: Longer answers are not WhatsApp answers: a model rambling is a failure, not a reply.
+MAX_ANSWER_CHARS = 1500
+#: Characters of a turn sent to the model (a burst of long fragments is read from its end).
+MAX_INPUT_CHARS = 4000
+#: Invalid or unknown tool calls tolerated in one turn (the model gets the error and may retry).
+MAX_BAD_CALLS = 2
+
+
+class Fallback(Exception):
+    """End the LLM's attempt; the offline engine answers. ``reason`` goes to the audit trail."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _retryable(error: BaseException) -> bool:
+    if isinstance(error, openai.RateLimitError):
+        return True
+    return isinstance(error, openai.APIStatusError) and error.status_code >= 500
+
+
+class AgentEngine:
+    name = "llm"
+
+    def __init__(
+        self,
+        *,
+        fallback: Engine,
+        nlu: Nlu,
+        registry: ConnectorRegistry,
+        profiles: TenantProfiles,
+        faq: FaqIndex,
+        box: SecretBox,
+        defaults: LlmConfig,
+        budget: TokenBudget,
+        client_factory: Callable[[LlmConfig], AsyncOpenAI] | None = None,
+    ) -> None:
+        self.fallback = fallback
+        self._nlu = nlu
+        self._registry = registry
+        self._profiles = profiles
+        self._faq = faq
+        self._box = box
+        self.defaults = defaults
+        self.budget = budget
+        self._client_factory = client_factory or _default_client
+        self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+    def client(self, config: LlmConfig) -> AsyncOpenAI:
+        # One client (one connection pool) per provider and key, for the life of the process.
+        key = (str(config.base_url), str(config.api_key))
+        found = self._clients.get(key)
+        if found is None:
+            found = self._clients[key] = self._client_factory(config)
+        return found
+
+    async def config_for(self, tenant_id: str) -> tuple[LlmConfig, TenantProfile]:
+        profile = await self._profiles.get(tenant_id)
+        return self.defaults.for_tenant(profile.settings, self._box), profile
+
+    async def reply(self, turn: Turn) -> Sequence[Action]:
+        config, profile = await self.config_for(turn.tenant_id)
+        if not config.enabled or turn.resume is not None or not turn.text.strip():
+            # No model for this tenant, a request kept during an outage (the offline engine
+            # kept it, it resumes it), or nothing to read (an untranscribed voice note).
+            return await self.fallback.reply(turn)
+        started = time.perf_counter()
+        if await self.budget.exceeded(turn.tenant_id, config):
+            return await self._fall_back(turn, _Attempt(config), "token_budget", started)
+        understanding = await asyncio.to_thread(self._nlu.understand, turn.text[-2000:])
+        if understanding.intent == "opt_out":
+            return await self._fall_back(turn, _Attempt(config), "opt_out", started)
+        specialist = route(understanding.intent, turn.state.get("specialist"))
+        attempt = _Attempt(config, specialist=specialist, intent=understanding.intent)
+        try:
+            async with asyncio.timeout(config.turn_budget_seconds):
+                actions = await _AgentTurn(self, turn, profile, attempt).run()
+        except Fallback as reason:
+            return await self._fall_back(turn, attempt, reason.reason, started)
+        except TimeoutError:
+            return await self._fall_back(turn, attempt, "timeout", started)
+        await self.budget.add(turn.tenant_id, attempt.tokens_in + attempt.tokens_out)
+        return [*actions, attempt.record(self.name, started, None)]
+
+    async def _fall_back(
+        self, turn: Turn, attempt: _Attempt, reason: str, started: float
+    ) -> list[Action]:
+        log.warning("llm answer not used; offline engine answers", reason=reason)
+        if attempt.tokens_in or attempt.tokens_out:
+            await self.budget.add(turn.tenant_id, attempt.tokens_in + attempt.tokens_out)
+        actions = [a for a in await self.fallback.reply(turn) if not isinstance(a, AiRecord)]
+        return [*actions, attempt.record(self.fallback.name, started, reason)]
+
+
+def _default_client(config: LlmConfig) -> AsyncOpenAI:
+    return AsyncOpenAI(
+        base_url=config.base_url,
+        # Local servers (Ollama, vLLM) take any key; the SDK insists on one.
+        api_key=config.api_key or "none",
+        # aiohttp, not httpx: one httpx client collapses with hundreds of requests in flight
+        # (shared/PERFORMANCE.md); the SDK ships this transport.
+        http_client=openai.DefaultAioHttpClient(),
+        # Retries are ours: they must respect the turn's budget and Retry-After.
+        max_retries=0,
+    )
+
+
+@dataclass
+class _Attempt:
+    """What one turn spent and did, for the audit record (also when it falls back)."""
+
+    config: LlmConfig
+    specialist: str | None = None
+    intent: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    calls: list[ToolCallRecord] = field(default_factory=list)
+
+    def record(self, engine: str, started: float, reason: str | None) -> AiRecord:
+        return AiRecord(
+            engine=engine,
+            model=self.config.model,
+            prompt_version=PROMPT_VERSION,
+            specialist=self.specialist,
+            tool_calls=tuple(self.calls),
+            tokens_in=self.tokens_in,
+            tokens_out=self.tokens_out,
+            cost_usd=self.config.cost(self.tokens_in, self.tokens_out),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            fallback_reason=reason,
+        )
+
+
+class _AgentTurn:
+    def __init__(
+        self, engine: AgentEngine, turn: Turn, profile: TenantProfile, attempt: _Attempt
+    ) -> None:
+        self.engine = engine
+        self.turn = turn
+        self.attempt = attempt
+        self.config = attempt.config
+        self.specialist = str(attempt.specialist)
+        self.replies = Replies(profile.name, profile.settings)
+        self.profile = profile
+        self.state: dict[str, Any] = dict(turn.state)
+        self.state["turn"] = int(self.state.get("turn", 0)) + 1
+        pii = self.state.get("pii") if self.config.redact_pii else None
+        self.redactor = Redactor.from_state(pii) if isinstance(pii, dict) else Redactor()
+        self.results: list[Any] = []
+        self.handoff: str | None = None
+        self.bad_calls = 0
+        self.seen_calls: set[str] = set()
+        self.deadline = time.monotonic() + self.config.turn_budget_seconds
+        challenge = Challenge(profile.settings.get("verification_challenge", "birth_date"))
+        self._challenge = challenge
+        self._tools: BusinessTools | None = None
+
+    # -- privacy -----------------------------------------------------------------------------
+
+    def hide(self, text: str) -> str:
+        return self.redactor.redact(text) if self.config.redact_pii else text
+
+    def hide_json(self, value: Any) -> Any:
+        return self.redactor.redact_json(value) if self.config.redact_pii else value
+
+    def show(self, text: str) -> str:
+        return self.redactor.restore(text) if self.config.redact_pii else text
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def run(self) -> list[Action]:
+        user = self.hide(self.turn.text[-MAX_INPUT_CHARS:])
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": self._system()},
+            *list(self.state.get("llm_history") or [])[-HISTORY:],
+            {"role": "user", "content": user},
+        ]
+        tools = schemas(self.specialist)
+        answer: str | None = None
+        for round_number in range(self.config.max_tool_rounds + 1):
+            message = await self._complete(messages, tools)
+            calls = list(message.tool_calls or [])
+            if not calls:
+                answer = self._checked(message.content or "")
+                break
+            if round_number == self.config.max_tool_rounds:
+                raise Fallback("too_many_tool_rounds")
+            messages.append(message.model_dump(exclude_none=True))
+            outputs = await asyncio.gather(*(self._call(call) for call in calls))
+            messages += [
+                {"role": "tool", "tool_call_id": call.id, "content": output}
+                for call, output in zip(calls, outputs, strict=True)
+            ]
+            if self.handoff is not None:
+                break
+        return self._actions(user, answer)
+
+    def _system(self) -> str:
+        today = self.turn.now.astimezone().strftime("%d/%m/%Y")
+        base = system_prompt(
+            self.specialist,
+            assistant=str(self.profile.settings.get("assistant_name") or "Ana"),
+            business=self.profile.name or "nossa empresa",
+            today=today,
+        )
+        name = (self.turn.contact_name or "").split(" ")[0]
+        verified = verified_document(self.state)
+        profile = [
+            f"Cliente: {name or 'nome desconhecido'}",
+            "identificado nesta sessão" if verified else "ainda não identificado",
+            f"canal {self.turn.channel_kind}",
+        ]
+        facts = list(self.state.get("llm_summary") or [])
+        summary = ("\nResumo da conversa até aqui: " + "; ".join(facts)) if facts else ""
+        return self.hide(f"{base}\n{', '.join(profile)}.{summary}")
+
+    async def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
+        client = self.engine.client(self.config)
+
+        def wait(state: RetryCallState) -> float:
+            # Honour Retry-After (else a short pause) only if it fits in the turn's budget.
+            error = state.outcome.exception() if state.outcome else None
+            after = _retry_after(error) if error is not None else None
+            pause = after if after is not None else 0.5
+            if pause >= self.deadline - time.monotonic() - 1.0:
+                raise Fallback("rate_limited" if after is not None else "provider_error")
+            return pause
+
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(_retryable),
+                wait=wait,
+                stop=stop_after_attempt(3),
+                reraise=True,
+            ):
+                with attempt:
+                    timeout = min(
+                        self.config.request_timeout_seconds, self.deadline - time.monotonic()
+                    )
+                    if timeout <= 0:
+                        raise Fallback("timeout")
+                    completion = await client.chat.completions.create(
+                        model=str(self.config.model),
+                        messages=messages,  # type: ignore[arg-type]
+                        tools=tools,  # type: ignore[arg-type]
+                        temperature=self.config.temperature,
+                        max_tokens=self.config.max_tokens,
+                        timeout=timeout,
+                    )
+        except openai.RateLimitError:
+            raise Fallback("rate_limited") from None
+        except openai.APITimeoutError:
+            raise Fallback("timeout") from None
+        except openai.APIStatusError as error:
+            raise Fallback(f"provider_{error.status_code}") from None
+        except openai.APIError as error:
+            raise Fallback(f"provider_{type(error).__name__}") from None
+        usage = completion.usage
+        if usage is not None:
+            self.attempt.tokens_in += usage.prompt_tokens
+            self.attempt.tokens_out += usage.completion_tokens
+        if not completion.choices:
+            raise Fallback("empty_answer")
+        return completion.choices[0].message
+
+    def _checked(self, content: str) -> str:
+        text = content.strip()
+        if not text:
+            raise Fallback("empty_answer")
+        if len(text) > MAX_ANSWER_CHARS:
+            raise Fallback("overlong_answer")
+        shown = self.show(text)
+        if self.config.redact_pii and self.redactor.unresolved:
+            raise Fallback("unknown_placeholder")
+        report = check_grounding(shown, self.results, user_text=self.turn.text)
+        if not report.ok:
+            log.warning(
+                "ungrounded answer",
+                facts=[f"{f.kind}:{mask_text(f.text)}" for f in report.ungrounded],
+            )
+            raise Fallback("ungrounded")
+        return shown
+
+    # -- tools -------------------------------------------------------------------------------
+
+    async def _business_tools(self) -> BusinessTools:
+        if self._tools is None:
+            erp = await self.engine._registry.erp(self.turn.tenant_id)
+            self._tools = BusinessTools(
+                ToolContext(
+                    tenant_id=self.turn.tenant_id,
+                    conversation_id=self.turn.conversation_id,
+                    erp=erp,
+                    contact_phone=self.turn.contact_phone,
+                    state=self.state,
+                    challenge=self._challenge,
+                    turn_number=int(self.state["turn"]),
+                )
+            )
+        return self._tools
+
+    async def _call(self, call: Any) -> str:
+        """Run one tool call; the model gets a JSON result or a JSON error it can act on."""
+        name = str(call.function.name)
+        raw = str(call.function.arguments or "{}")
+        signature = f"{name}:{raw}"
+        if signature in self.seen_calls:
+            raise Fallback("tool_loop")
+        self.seen_calls.add(signature)
+        tool = TOOLS.get(name) if name in SPECIALISTS[self.specialist] else None
+        if tool is None:
+            return self._bad_call(name, {}, "unknown_tool")
+        try:
+            parsed = json.loads(raw) if raw.strip() else {}
+            if not isinstance(parsed, dict):
+                raise ValueError("arguments must be an object")
+            arguments = self.redactor.restore_json(parsed) if self.config.redact_pii else parsed
+            if self.config.redact_pii and self.redactor.unresolved:
+                raise Fallback("unknown_placeholder")
+            args = tool.args.model_validate(arguments)
+        except (ValueError, ValidationError):
+            return self._bad_call(name, {}, "invalid_arguments")
+        masked = mask_value(args.model_dump(mode="json"))
+        try:
+            result = await self._run(tool, args)
+        except ToolError as error:
+            if error.code == "unavailable":
+                # The offline engine tells the customer and keeps the request for later.
+                raise Fallback("erp_unavailable") from None
+            self.attempt.calls.append(ToolCallRecord(name, masked, False, error.code))
+            return json.dumps({"error": error.code, "message": self.hide(error.message)})
+        self.results.append(result)
+        self.attempt.calls.append(ToolCallRecord(name, masked, True, _summary(result)))
+        self._remember_fact(name, result)
+        return json.dumps(self.hide_json(result), ensure_ascii=False)
+
+    def _bad_call(self, name: str, masked: dict[str, Any], code: str) -> str:
+        self.bad_calls += 1
+        self.attempt.calls.append(ToolCallRecord(name[:60], masked, False, code))
+        if self.bad_calls > MAX_BAD_CALLS:
+            raise Fallback("malformed_tool_calls")
+        return json.dumps({"error": code})
+
+    async def _run(self, tool: AgentTool, args: BaseModel) -> dict[str, Any]:
+        if isinstance(args, HandoffArgs):
+            self.handoff = args.reason or "requested by the assistant"
+            return {"status": "transferring"}
+        if isinstance(args, FaqArgs):
+            hit = await self.engine._faq.answer(self.turn.tenant_id, args.question)
+            return {"found": hit is not None, "answer": hit.body if hit else None}
+        assert tool.run is not None
+        output = await tool.run(await self._business_tools(), args)
+        dumped: dict[str, Any] = output.model_dump(mode="json")
+        return dumped
+
+    def _remember_fact(self, name: str, result: dict[str, Any]) -> None:
+        fact = {
+            "identify_customer": f"identificação: {result.get('status')}",
+            "boleto_second_copy": f"2ª via enviada do título {result.get('titulo_id')}",
+            "prepare_order": f"resumo de pedido {result.get('summary_id')} mostrado",
+            "confirm_order": f"pedido {result.get('order_id')} registrado",
+            "order_status": f"consultou o pedido {result.get('id')}",
+            "delivery_tracking": f"consultou o rastreio do pedido {result.get('id')}",
+        }.get(name)
+        if fact:
+            facts = [*list(self.state.get("llm_summary") or []), self.hide(fact)]
+            self.state["llm_summary"] = facts[-SUMMARY_FACTS:]
+
+    # -- the answer --------------------------------------------------------------------------
+
+    def _actions(self, user: str, answer: str | None) -> list[Action]:
+        actions: list[Action] = []
+        if self.handoff is not None:
+            text = self.replies.handoff(self.turn.now)
+            actions += [Say(TextContent(text)), Handoff(f"llm: {self.handoff[:150]}")]
+        else:
+            assert answer is not None
+            text = answer
+            actions.append(Say(TextContent(answer)))
+        history = [
+            *list(self.state.get("llm_history") or []),
+            {"role": "user", "content": user},
+            {"role": "assistant", "content": self.hide(text)},
+        ]
+        self.state["llm_history"] = history[-HISTORY:]
+        self.state["specialist"] = self.specialist
+        if self.config.redact_pii:
+            self.state["pii"] = self.redactor.state()
+        actions.append(Remember(self.state))
+        actions.append(
+            Audit(
+                {
+                    "intent": self.attempt.intent,
+                    "specialist": self.specialist,
+                    "tools": [call.name for call in self.attempt.calls],
+                }
+            )
+        )
+        return actions
+
+
+def _retry_after(error: BaseException) -> float | None:
+    if not isinstance(error, openai.APIStatusError):
+        return None
+    value = error.response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _summary(result: dict[str, Any]) -> str:
+    """A masked, short description of a tool result for the audit trail."""
+    keys = ",".join(sorted(result))[:80]
+    sizes = {k: len(v) for k, v in result.items() if isinstance(v, list)}
+    return mask_text(f"keys={keys} lists={sizes}" if sizes else f"keys={keys}")
