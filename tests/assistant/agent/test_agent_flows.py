@@ -5,87 +5,24 @@ scripted the way a model behaves. Every failure mode must end in the offline eng
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from atende.audit.models import AdminNotice, AiTurn
+from atende.audit.models import AdminNotice
 from atende.brazil.money import format_brl
-from atende.channels.types import ChannelRuntime
-from atende.config import Settings
 from atende.conversations.models import Conversation
-from atende.demo import DEMO_SANDBOX, ensure_tenant, sandbox_token, seed_demo
+from atende.demo import ensure_tenant
 from atende.devtools.fake_llm import ChatRequest, FakeLLM, Step, ToolCall
-from atende.main import Container
 from atende.tenancy.scope import ALL_TENANTS
+from tests.assistant.agent.support import Chat, World, records
 
 MARIA_PHONE = "+55 11 98765-4321"
 STRANGER_PHONE = "+55 21 97777-1234"
 MARIA = "529.982.247-25"
 PII = ("52998224725", "529.982.247-25", "98765-4321", "987654321", "97777")
-
-
-@dataclass
-class World:
-    container: Container
-    llm: FakeLLM
-    channel: ChannelRuntime
-    tenant_id: str
-
-
-@pytest.fixture
-async def world(settings: Settings) -> AsyncIterator[World]:
-    async with FakeLLM() as llm:
-        configured = settings.model_copy(
-            update={
-                "llm_base_url": llm.base_url,
-                "llm_model": "gpt-4o-mini",
-                "llm_api_key": None,
-                "llm_turn_budget_seconds": 3.0,
-                "llm_request_timeout_seconds": 1.0,
-                "erp_backoff_max_seconds": 0.01,
-            }
-        )
-        container = Container(configured)
-        tenant_id = await seed_demo(container.sessions, container.box, container.settings)
-        await container.start_workers(recover_pending=False)
-        channel = await container.sandbox.channel(DEMO_SANDBOX, sandbox_token())
-        try:
-            yield World(container, llm, channel, tenant_id)
-        finally:
-            await container.aclose()
-
-
-@dataclass
-class Chat:
-    world: World
-    phone: str = MARIA_PHONE
-    after: int = 0
-    seen: list[str] = field(default_factory=list)
-
-    async def say(self, text: str) -> str:
-        sandbox = self.world.container.sandbox
-        message_id = await sandbox.submit(self.world.channel, self.phone, text)
-        answer = await sandbox.replies(
-            self.world.channel, self.phone, message_id=message_id, after=self.after, wait=15
-        )
-        assert answer.answered, "the turn was not answered in time"
-        self.after = answer.last_id
-        texts = [str(r.get("text") or "") for r in answer.replies]
-        self.seen += texts
-        return "\n".join(texts)
-
-
-async def records(container: Container) -> list[AiTurn]:
-    async with container.sessions() as session:
-        rows = await session.scalars(
-            select(AiTurn).order_by(AiTurn.id), execution_options={ALL_TENANTS: True}
-        )
-        return list(rows)
 
 
 def tool_result(request: ChatRequest) -> dict[str, Any]:

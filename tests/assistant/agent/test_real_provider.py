@@ -11,8 +11,7 @@ import os
 
 import pytest
 
-from tests.assistant.agent.test_agent_flows import Chat, World, records
-from tests.assistant.agent.test_agent_flows import world as world  # the fixture
+from tests.assistant.agent.support import Chat, World, records
 
 REAL = {
     key: os.environ.get(f"ATENDE_TEST_REAL_LLM_{key.upper()}")
