@@ -119,9 +119,7 @@ def test_that_a_phone_right_after_a_document_is_still_found() -> None:
 
 
 def _boleto(amount_cents: int = 18485, due: date = date(2026, 11, 30)) -> Boleto:
-    return Boleto(
-        bank_code="237", due_date=due, amount_cents=amount_cents, free_field="3" * 25
-    )
+    return Boleto(bank_code="237", due_date=due, amount_cents=amount_cents, free_field="3" * 25)
 
 
 @pytest.mark.parametrize(

@@ -275,7 +275,13 @@ class _AgentTurn:
             if round_number == self.config.max_tool_rounds:
                 raise Fallback("too_many_tool_rounds")
             messages.append(message.model_dump(exclude_none=True))
-            outputs = await asyncio.gather(*(self._call(call) for call in calls))
+            # Parallel calls run concurrently; their records keep the model's order, so the audit
+            # trail reads the same whatever finished first.
+            slots: list[list[ToolCallRecord]] = [[] for _ in calls]
+            outputs = await asyncio.gather(
+                *(self._call(call, slot) for call, slot in zip(calls, slots, strict=True))
+            )
+            self.attempt.calls += [record for slot in slots for record in slot]
             messages += [
                 {"role": "tool", "tool_call_id": call.id, "content": output}
                 for call, output in zip(calls, outputs, strict=True)
@@ -388,7 +394,7 @@ class _AgentTurn:
             )
         return self._tools
 
-    async def _call(self, call: Any) -> str:
+    async def _call(self, call: Any, records: list[ToolCallRecord]) -> str:
         """Run one tool call; the model gets a JSON result or a JSON error it can act on."""
         name = str(call.function.name)
         raw = str(call.function.arguments or "{}")
@@ -398,7 +404,7 @@ class _AgentTurn:
         self.seen_calls.add(signature)
         tool = TOOLS.get(name) if name in SPECIALISTS[self.specialist] else None
         if tool is None:
-            return self._bad_call(name, {}, "unknown_tool")
+            return self._bad_call(name, records, "unknown_tool")
         try:
             parsed = json.loads(raw) if raw.strip() else {}
             if not isinstance(parsed, dict):
@@ -408,7 +414,7 @@ class _AgentTurn:
                 raise Fallback("unknown_placeholder")
             args = tool.args.model_validate(arguments)
         except (ValueError, ValidationError):
-            return self._bad_call(name, {}, "invalid_arguments")
+            return self._bad_call(name, records, "invalid_arguments")
         masked = mask_value(args.model_dump(mode="json"))
         try:
             result = await self._run(tool, args)
@@ -416,16 +422,16 @@ class _AgentTurn:
             if error.code == "unavailable":
                 # The offline engine tells the customer and keeps the request for later.
                 raise Fallback("erp_unavailable") from None
-            self.attempt.calls.append(ToolCallRecord(name, masked, False, error.code))
+            records.append(ToolCallRecord(name, masked, False, error.code))
             return json.dumps({"error": error.code, "message": self.hide(error.message)})
         self.results.append(result)
-        self.attempt.calls.append(ToolCallRecord(name, masked, True, _summary(result)))
+        records.append(ToolCallRecord(name, masked, True, _summary(result)))
         self._remember_fact(name, result)
         return json.dumps(self.hide_json(result), ensure_ascii=False)
 
-    def _bad_call(self, name: str, masked: dict[str, Any], code: str) -> str:
+    def _bad_call(self, name: str, records: list[ToolCallRecord], code: str) -> str:
         self.bad_calls += 1
-        self.attempt.calls.append(ToolCallRecord(name[:60], masked, False, code))
+        records.append(ToolCallRecord(name[:60], {}, False, code))
         if self.bad_calls > MAX_BAD_CALLS:
             raise Fallback("malformed_tool_calls")
         return json.dumps({"error": code})
