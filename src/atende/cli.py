@@ -302,4 +302,35 @@ def test_scripts(path: Path, timeout: float) -> None:
     sys.exit(asyncio.run(run()))
 
 
+@main.command()
+@click.argument("conversation_id")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per turn.")
+def replay(conversation_id: str, tenant: str, as_json: bool) -> None:
+    """Ask the current assistant a stored conversation's customer turns again and show where
+    its answers differ from those sent then. Writes, sends and orders nothing."""
+    from atende.kit.errors import AtendeError
+    from atende.main import Container
+    from atende.replay import ReplayError, json_lines, text_lines
+    from atende.replay import replay as replay_conversation
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+
+    async def run() -> list[str]:
+        container = Container(settings)
+        try:
+            turns = await replay_conversation(container, conversation_id, tenant=tenant)
+        finally:
+            await container.aclose()
+        return list(json_lines(turns) if as_json else text_lines(turns))
+
+    try:
+        lines = asyncio.run(run())
+    except (ReplayError, AtendeError) as error:
+        raise click.ClickException(str(error)) from None
+    for line in lines:
+        click.echo(line)
+
+
 main.add_command(_nlu_command())
