@@ -200,6 +200,39 @@ def fake_graph(host: str, port: int) -> None:
     fake_main(["--host", host, "--port", str(port)])
 
 
+@main.command("fake-llm")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8090, show_default=True, type=int)
+@click.option("--delay", default=0.0, show_default=True, help="Seconds before every answer.")
+def fake_llm(host: str, port: int, delay: float) -> None:
+    """A local OpenAI-compatible server that behaves roughly like a model (for demos; not a
+    model): point ATENDE_LLM_BASE_URL at http://HOST:PORT/v1."""
+    from atende.devtools.fake_llm import main as fake_main
+
+    fake_main(["--host", host, "--port", str(port), "--delay", str(delay), "--behaviour", "demo"])
+
+
+@main.command()
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+@click.option("--keep-unread", is_flag=True, help="Do not mark the notices as read.")
+def notices(tenant: str, keep_unread: bool) -> None:
+    """What the tenant's admins must know (a monthly token budget spent…), newest first."""
+    from atende.audit.notices import list_notices
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    found = _with_tenant(
+        settings,
+        tenant,
+        lambda sessions, tenant_id: list_notices(sessions, tenant_id, mark_read=not keep_unread),
+    )
+    if not found:
+        click.echo("no notices")
+    for notice in found:
+        state = "   " if notice.read_at else "new"
+        click.echo(f"{state} {notice.created_at:%Y-%m-%d %H:%M} [{notice.kind}] {notice.message}")
+
+
 @main.group()
 def outbox() -> None:
     """Inspect and repair outbound delivery."""
