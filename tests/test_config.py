@@ -53,7 +53,7 @@ def test_that_concurrency_defaults_follow_the_database() -> None:
         database_url="sqlite:///x.db", llm_base_url="http://llm.local/v1", llm_model="m"
     )
     assert (sqlite.turn_concurrency, sqlite.send_concurrency) == (1, 16)
-    assert with_llm.turn_concurrency == 64
+    assert with_llm.turn_concurrency == 500
     assert (postgres.turn_concurrency, postgres.send_concurrency) == (64, 64)
     assert (chosen.turn_concurrency, chosen.send_concurrency) == (9, 3)
 

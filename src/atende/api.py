@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +18,7 @@ from atende.channels.whatsapp.endpoints import build_router as whatsapp_router
 from atende.kit.errors import AtendeError, BadRequest
 from atende.kit.http import problem
 from atende.kit.logging import get_logger
+from atende.kit.runtime import settle_heap
 from atende.main import Container
 
 log = get_logger(__name__)
@@ -29,14 +29,7 @@ def create_app(container: Container, *, workers: bool = True, recover: bool = Tr
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if workers:
             await container.start_workers(recover_pending=recover)
-        # Objects alive after start-up (modules, mappers, compiled SQL) live for the whole
-        # process: moving them out of the collector's reach shortens the full collections that
-        # otherwise show up as tail latency under load.
-        gc.collect()
-        gc.freeze()
-        # Fewer, larger young-generation collections: the request path allocates many short-lived
-        # objects (ORM rows, dicts), and each collection is a pause every request then waits for.
-        gc.set_threshold(20_000, 20, 20)
+        settle_heap()
         log.info("atende started", version=atende.__version__, workers=workers)
         try:
             yield

@@ -122,6 +122,7 @@ def serve(role: str, host: str, port: int, access_log: bool) -> None:
 
 
 async def _run_worker(container: object) -> None:
+    from atende.kit.runtime import settle_heap
     from atende.main import Container
 
     assert isinstance(container, Container)
@@ -130,6 +131,7 @@ async def _run_worker(container: object) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await container.start_workers(recover_pending=True, sweep_seconds=2.0)
+    settle_heap()
     try:
         await stop.wait()
     finally:

@@ -126,10 +126,13 @@ class Settings(BaseSettings):
         # With the offline engine a turn is pure CPU and database work, which SQLite's single
         # connection serialises anyway: one turn at a time answers as fast as more would, and
         # leaves the event loop to the webhooks (measured in docs/benchmarks.md). An LLM turn
-        # mostly waits on the network, so it gets many.
+        # mostly waits on the network (1 to 2 s a model call): 500 in flight is what one process
+        # sustains at 300 turns/s (docs/benchmarks.md, agent).
         if self.worker_concurrency:
             return self.worker_concurrency
-        return 1 if self.is_sqlite and not self.llm_enabled else 64
+        if self.llm_enabled:
+            return 500
+        return 1 if self.is_sqlite else 64
 
     @property
     def send_concurrency(self) -> int:

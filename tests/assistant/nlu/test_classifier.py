@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import pickle
 import threading
 from collections import Counter
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from atende.assistant.nlu import INTENTS, Entity, Nlu, Understanding, classifier, default_nlu
-from atende.assistant.nlu.classifier import load_examples
+from atende.assistant.nlu.classifier import load_examples, normalized_examples
 from atende.assistant.nlu.normalize import normalize
 
 HELD_OUT_TARGET = 0.92
@@ -190,3 +192,25 @@ def test_corrupt_cache_file_is_replaced(tmp_path: Path) -> None:
     nlu = Nlu(cache_dir=tmp_path, examples=examples, threshold=0.1)
     assert nlu.understand("oi").intent in INTENTS
     assert nlu.model.training_seconds > 0
+
+
+def test_the_fast_scorer_gives_the_pipelines_probabilities(nlu: Nlu) -> None:
+    """The single-message scorer is arithmetic over the fitted parts: it must agree with
+    scikit-learn's own predict_proba on every held-out message (and on odd inputs)."""
+    model = nlu.model
+    assert model.scorer is not None
+    texts, _intents = normalized_examples(load_examples("heldout"))
+    texts += ["", "zzzz qqqq", "DOC DOC DOC", "oi " * 300]
+    expected = model.pipeline.predict_proba(texts)
+    for text, probabilities in zip(texts, expected, strict=True):
+        fast = model.scorer.predict_proba(text)
+        assert np.allclose(fast, probabilities, atol=1e-5), text
+        assert int(np.argmax(fast)) == int(np.argmax(probabilities))
+
+
+def test_a_cached_model_rebuilds_its_scorer(nlu: Nlu) -> None:
+    restored = pickle.loads(pickle.dumps(nlu.model))  # noqa: S301 - our own object
+    assert restored.scorer is not None
+    assert restored.classify("quero a segunda via do boleto") == nlu.model.classify(
+        "quero a segunda via do boleto"
+    )

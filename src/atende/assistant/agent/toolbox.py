@@ -8,6 +8,7 @@ it cannot widen what they do.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -159,5 +160,8 @@ SPECIALISTS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+@functools.cache
 def schemas(specialist: str) -> list[dict[str, Any]]:
+    """The specialist's tool schemas, built once per process (Pydantic's JSON schema generation
+    costs about a millisecond a turn otherwise). Shared: never mutate the result."""
     return [TOOLS[name].schema() for name in SPECIALISTS[specialist]]
