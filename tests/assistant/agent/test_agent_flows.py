@@ -301,3 +301,23 @@ async def test_that_an_erp_outage_during_a_tool_call_is_handled_by_the_offline_e
     assert "fora do ar" in reply
     (record,) = await records(world.container)
     assert record.fallback_reason == "erp_unavailable"
+
+
+async def test_that_no_cnpj_phone_or_email_reaches_the_provider(world: World) -> None:
+    world.llm.call_tools(ToolCall("identify_customer", {"document": "[CNPJ_1]"}))
+    world.llm.responder = lambda _request: Step.reply(
+        "Obrigada! Vou responder no [EMAIL_1] e no [TELEFONE_1] também."
+    )
+    reply = await Chat(world, phone="+55 21 99876-5432").say(
+        "oi, sou da padaria, cnpj 11.222.333/0001-81, email compras@padaria.com.br, "
+        "telefone (21) 3344-5566 ou +55 21 99876-5432. quero ver meus boletos"
+    )
+    for request in world.llm.chat_requests:
+        text = request.text()
+        for value in ("11.222.333/0001-81", "11222333000181", "compras@padaria", "99876-5432"):
+            assert value not in text
+    # The placeholders came back as the customer's own values in the reply.
+    assert "compras@padaria.com.br" in reply
+    (record,) = await records(world.container)
+    assert record.tool_calls[0]["ok"] is True, record.tool_calls
+    assert "11222333000181" not in json.dumps(record.tool_calls)

@@ -162,7 +162,9 @@ class AgentEngine:
         understanding = self._nlu.understand(turn.text[-2000:])
         if understanding.intent == "opt_out":
             return await self._fall_back(turn, _Attempt(config), "opt_out", started)
-        specialist = route(understanding.intent, turn.state.get("specialist"))
+        specialist = route(
+            understanding.intent, turn.state.get("specialist"), understanding.confidence
+        )
         attempt = _Attempt(config, specialist=specialist, intent=understanding.intent)
         try:
             async with asyncio.timeout(config.turn_budget_seconds):

@@ -57,15 +57,19 @@ SPECIALIST_PROMPTS: Mapping[str, str] = {
     "confirmar em outra mensagem.",
     "general": "Você responde dúvidas gerais da empresa com answer_faq e cumprimenta o cliente. "
     "Para boletos, pedidos ou produtos, diga o que pode fazer e peça os detalhes.",
+    "concierge": "Você atende qualquer assunto: boletos, pedidos e entregas, produtos e "
+    "estoque, dúvidas gerais. Entenda o que o cliente quer e use a ferramenta certa.",
 }
+#: Below this confidence the classifier's topic is a guess: the concierge (every tool) answers.
+ROUTE_CONFIDENCE = 0.5
 
 
-def route(intent: str, current: str | None) -> str:
-    if intent in ROUTES:
-        return ROUTES[intent]
+def route(intent: str, current: str | None, confidence: float = 1.0) -> str:
     if intent in CONTINUES and current is not None and current in SPECIALIST_PROMPTS:
         return current
-    return "general"
+    if confidence < ROUTE_CONFIDENCE:
+        return "concierge"
+    return ROUTES.get(intent, "general")
 
 
 def system_prompt(specialist: str, *, assistant: str, business: str, today: str) -> str:

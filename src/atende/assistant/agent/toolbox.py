@@ -157,6 +157,9 @@ SPECIALISTS: Mapping[str, tuple[str, ...]] = {
     ),
     "sales": (*_IDENTITY, "stock_and_price", "prepare_order", "confirm_order", "handoff_to_human"),
     "general": ("answer_faq", "handoff_to_human"),
+    # When the classifier is unsure what a message is about: every tool, so that a request
+    # buried in a long message is still served (the tools still check who may see what).
+    "concierge": tuple(TOOLS),
 }
 
 
