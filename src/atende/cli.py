@@ -235,6 +235,61 @@ def notices(tenant: str, keep_unread: bool) -> None:
         click.echo(f"{state} {notice.created_at:%Y-%m-%d %H:%M} [{notice.kind}] {notice.message}")
 
 
+@main.command("llm")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+@click.option("--base-url", default=None, help="An OpenAI-compatible API, e.g. .../v1.")
+@click.option("--model", default=None, help="The model's name at that provider.")
+@click.option(
+    "--api-key-env",
+    default=None,
+    metavar="VAR",
+    help="Read the API key from this environment variable (stored encrypted).",
+)
+@click.option("--monthly-token-budget", type=int, default=None)
+@click.option("--enable/--disable", default=None, help="Use the model for this tenant or not.")
+def llm_settings(
+    tenant: str,
+    base_url: str | None,
+    model: str | None,
+    api_key_env: str | None,
+    monthly_token_budget: int | None,
+    enable: bool | None,
+) -> None:
+    """Show or change the tenant's model settings (no option: show them)."""
+    import json
+    import os
+
+    from atende.assistant.agent.admin import configure_llm
+    from atende.kit.secrets import load_secret_box
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    changes: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "base_url": base_url,
+            "model": model,
+            "monthly_token_budget": monthly_token_budget,
+            "enabled": enable,
+        }.items()
+        if value is not None
+    }
+    api_key = None
+    if api_key_env is not None:
+        api_key = os.environ.get(api_key_env)
+        if not api_key:
+            raise click.ClickException(f"{api_key_env} is not set")
+    box = load_secret_box(settings)
+    current = _with_tenant(
+        settings,
+        tenant,
+        lambda sessions, tenant_id: configure_llm(
+            sessions, box, tenant_id, changes, api_key=api_key
+        ),
+    )
+    click.echo(json.dumps(current, ensure_ascii=False, indent=2))
+
+
 @main.group()
 def outbox() -> None:
     """Inspect and repair outbound delivery."""

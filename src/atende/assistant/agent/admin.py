@@ -1,0 +1,58 @@
+"""A tenant's model settings, written by the admin (``atende llm``), the API key encrypted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende.kit.secrets import SecretBox
+from atende.tenancy.models import Tenant
+
+#: Settings an admin may change; everything else in ``tenants.settings["llm"]`` is kept.
+EDITABLE = frozenset(
+    {
+        "enabled",
+        "base_url",
+        "model",
+        "temperature",
+        "max_tokens",
+        "request_timeout_seconds",
+        "turn_budget_seconds",
+        "max_tool_rounds",
+        "redact_pii",
+        "monthly_token_budget",
+        "price_in",
+        "price_out",
+    }
+)
+
+
+async def configure_llm(
+    sessions: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    tenant_id: str,
+    changes: dict[str, Any],
+    *,
+    api_key: str | None = None,
+) -> dict[str, Any]:
+    """Merge ``changes`` into the tenant's model settings; returns them, the key hidden."""
+    unknown = set(changes) - EDITABLE
+    if unknown:
+        raise ValueError(f"unknown LLM settings: {', '.join(sorted(unknown))}")
+    async with sessions() as session:
+        tenant = await session.get(Tenant, tenant_id)
+        assert tenant is not None
+        settings = dict(tenant.settings or {})
+        llm = {**dict(settings.get("llm") or {}), **changes}
+        if api_key is not None:
+            llm["api_key"] = box.encrypt(api_key)
+        settings["llm"] = llm
+        tenant.settings = settings
+        await session.commit()
+    return shown(llm)
+
+
+def shown(llm: dict[str, Any]) -> dict[str, Any]:
+    """The settings as an admin may see them: the key only as 'set'."""
+    return {k: ("(set)" if k == "api_key" else v) for k, v in sorted(llm.items())}
