@@ -6,26 +6,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from atende.assistant.agent.config import TENANT_KEYS
 from atende.kit.secrets import SecretBox
 from atende.tenancy.models import Tenant
 
 #: Settings an admin may change; everything else in ``tenants.settings["llm"]`` is kept.
-EDITABLE = frozenset(
-    {
-        "enabled",
-        "base_url",
-        "model",
-        "temperature",
-        "max_tokens",
-        "request_timeout_seconds",
-        "turn_budget_seconds",
-        "max_tool_rounds",
-        "redact_pii",
-        "monthly_token_budget",
-        "price_in",
-        "price_out",
-    }
-)
+EDITABLE = frozenset({"enabled", *TENANT_KEYS})
 
 
 async def configure_llm(

@@ -24,6 +24,22 @@ PRICES: Mapping[str, tuple[float, float]] = {
 }
 
 
+#: What a tenant may set in ``tenants.settings["llm"]`` besides ``enabled`` and ``api_key``.
+TENANT_KEYS = (
+    "base_url",
+    "model",
+    "temperature",
+    "max_tokens",
+    "request_timeout_seconds",
+    "turn_budget_seconds",
+    "max_tool_rounds",
+    "redact_pii",
+    "monthly_token_budget",
+    "price_in",
+    "price_out",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class LlmConfig:
     base_url: str | None = None
@@ -58,23 +74,7 @@ class LlmConfig:
         own = dict(settings.get("llm") or {})
         if own.get("enabled") is False:
             return replace(self, base_url=None, model=None)
-        changes: dict[str, Any] = {
-            key: own[key]
-            for key in (
-                "base_url",
-                "model",
-                "temperature",
-                "max_tokens",
-                "request_timeout_seconds",
-                "turn_budget_seconds",
-                "max_tool_rounds",
-                "redact_pii",
-                "monthly_token_budget",
-                "price_in",
-                "price_out",
-            )
-            if key in own
-        }
+        changes: dict[str, Any] = {key: own[key] for key in TENANT_KEYS if key in own}
         if own.get("api_key"):
             changes["api_key"] = box.decrypt(str(own["api_key"]))
         return replace(self, **changes) if changes else self
