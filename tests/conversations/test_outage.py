@@ -8,7 +8,7 @@ pipeline WhatsApp uses.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,6 +30,7 @@ from atende.tenancy.scope import ALL_TENANTS
 from atende.tenancy.tokens import issue_token
 from tests.connectors.fake_business_api import FakeBusinessApi
 from tests.support.app import running
+from tests.support.chat import SandboxChat
 from tests.support.waiting import until
 
 MARIA_PHONE = "+55 11 98765-4321"
@@ -85,40 +86,8 @@ async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
         await erp.aclose()
 
 
-@dataclass
-class Chat:
-    world: World
-    phone: str = MARIA_PHONE
-    after: int = 0
-    seen: list[str] = field(default_factory=list)
-
-    async def say(self, text: str) -> str:
-        sandbox = self.world.container.sandbox
-        message_id = await sandbox.submit(self.world.channel, self.phone, text)
-        answer = await sandbox.replies(
-            self.world.channel, self.phone, message_id=message_id, after=self.after, wait=15
-        )
-        return self._take(answer.replies, answer.last_id)
-
-    async def wait_for(self, fragment: str) -> str:
-        """Replies that arrive without the customer writing (a resumed request)."""
-        got: list[str] = []
-
-        async def arrived() -> bool:
-            answer = await self.world.container.sandbox.replies(
-                self.world.channel, self.phone, message_id=None, after=self.after, wait=0
-            )
-            got.append(self._take(answer.replies, answer.last_id))
-            return fragment in "\n".join(got)
-
-        await until(self.world.container, arrived, timeout=15)
-        return "\n".join(got)
-
-    def _take(self, replies: list[dict[str, object]], last_id: int) -> str:
-        self.after = last_id
-        texts = [str(r.get("text") or "") for r in replies]
-        self.seen += texts
-        return "\n".join(texts)
+def chat_with(world: World, phone: str = MARIA_PHONE) -> SandboxChat:
+    return SandboxChat(world.container, world.channel, phone)
 
 
 async def kept(container: Container) -> list[DeferredRequest]:
@@ -137,7 +106,7 @@ def resume_job(world: World, phone: str = MARIA_PHONE) -> Job:
 async def test_that_a_request_made_during_an_outage_is_answered_when_the_erp_is_back(
     world: World,
 ) -> None:
-    chat = Chat(world)
+    chat = chat_with(world)
     world.adapter.down = True
     told = await chat.say(f"quero a segunda via do boleto, meu cpf é {MARIA}")
     assert "fora do ar" in told
@@ -167,7 +136,7 @@ async def _attempted(container: Container, *, at_least: int) -> bool:
 async def test_that_an_order_confirmed_during_an_outage_is_placed_once_when_back(
     world: World,
 ) -> None:
-    chat = Chat(world)
+    chat = chat_with(world)
     await chat.say(f"quero comprar 2 CAM-001, meu cpf é {MARIA}")
     assert "Posso confirmar?" in "\n".join(chat.seen)
     world.adapter.down = True
@@ -183,7 +152,7 @@ async def test_that_an_order_confirmed_during_an_outage_is_placed_once_when_back
 
 
 async def test_that_cancelar_drops_the_kept_request(world: World) -> None:
-    chat = Chat(world)
+    chat = chat_with(world)
     world.adapter.down = True
     await chat.say(f"quero ver meus pedidos, meu cpf é {MARIA}")
     cancelled = await chat.say("cancelar")
@@ -195,7 +164,7 @@ async def test_that_cancelar_drops_the_kept_request(world: World) -> None:
 
 
 async def test_that_a_human_taking_over_closes_the_kept_request_silently(world: World) -> None:
-    chat = Chat(world)
+    chat = chat_with(world)
     world.adapter.down = True
     await chat.say(f"status do meu pedido, cpf {MARIA}")
     async with world.container.sessions() as session:
@@ -213,7 +182,7 @@ async def test_that_a_human_taking_over_closes_the_kept_request_silently(world: 
 
 
 async def test_that_asking_again_during_the_outage_keeps_one_request(world: World) -> None:
-    chat = Chat(world)
+    chat = chat_with(world)
     world.adapter.down = True
     await chat.say(f"2a via do boleto, cpf {MARIA}")
     await chat.say(f"2a via do boleto, cpf {MARIA}")
@@ -224,7 +193,7 @@ async def test_that_a_kept_request_whose_reminder_was_lost_is_found_by_the_sweep
     world: World,
 ) -> None:
     """A restart loses the in-memory reminder; the row is the promise, and the sweep finds it."""
-    chat = Chat(world)
+    chat = chat_with(world)
     world.adapter.down = True
     await chat.say(f"quero ver meus pedidos, meu cpf é {MARIA}")
     world.adapter.down = False
@@ -285,7 +254,7 @@ async def test_that_the_breaker_state_and_kept_requests_show_in_metrics(world: W
     container = world.container
     token = await issue_token(container.sessions, world.tenant_id, "tests")
     world.adapter.down = True
-    chat = Chat(world)
+    chat = chat_with(world)
     await chat.say(f"2a via do boleto, cpf {MARIA}")
     async with (
         running(container) as url,

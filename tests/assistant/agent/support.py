@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -11,6 +11,7 @@ from atende.channels.types import ChannelRuntime
 from atende.devtools.fake_llm import FakeLLM
 from atende.main import Container
 from atende.tenancy.scope import ALL_TENANTS
+from tests.support.chat import SandboxChat
 
 MARIA_PHONE = "+55 11 98765-4321"
 
@@ -23,24 +24,8 @@ class World:
     tenant_id: str
 
 
-@dataclass
-class Chat:
-    world: World
-    phone: str = MARIA_PHONE
-    after: int = 0
-    seen: list[str] = field(default_factory=list)
-
-    async def say(self, text: str) -> str:
-        sandbox = self.world.container.sandbox
-        message_id = await sandbox.submit(self.world.channel, self.phone, text)
-        answer = await sandbox.replies(
-            self.world.channel, self.phone, message_id=message_id, after=self.after, wait=15
-        )
-        assert answer.answered, "the turn was not answered in time"
-        self.after = answer.last_id
-        texts = [str(r.get("text") or "") for r in answer.replies]
-        self.seen += texts
-        return "\n".join(texts)
+def Chat(world: World, phone: str = MARIA_PHONE) -> SandboxChat:
+    return SandboxChat(world.container, world.channel, phone)
 
 
 async def records(container: Container) -> list[AiTurn]:
