@@ -27,6 +27,15 @@ def pg_database() -> Iterator[str]:
     databases.drop_pg_database(name)
 
 
+@pytest.fixture(scope="session")
+def pgvector_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[databases.PgvectorServer]:
+    """A PostgreSQL with pgvector, started once and only for the tests that ask for it."""
+    server = databases.PgvectorServer(tmp_path_factory.mktemp("pgvector"))
+    server.create_database("atende")
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     """Every database-backed test runs on both engines."""

@@ -247,6 +247,12 @@ def notices(tenant: str, keep_unread: bool) -> None:
 )
 @click.option("--monthly-token-budget", type=int, default=None)
 @click.option("--enable/--disable", default=None, help="Use the model for this tenant or not.")
+@click.option(
+    "--recall/--no-recall",
+    default=None,
+    help="Long-term semantic recall of earlier sessions (through the provider's /embeddings).",
+)
+@click.option("--embedding-model", default=None, help="The embeddings model used by recall.")
 def llm_settings(
     tenant: str,
     base_url: str | None,
@@ -254,6 +260,8 @@ def llm_settings(
     api_key_env: str | None,
     monthly_token_budget: int | None,
     enable: bool | None,
+    recall: bool | None,
+    embedding_model: str | None,
 ) -> None:
     """Show or change the tenant's model settings (no option: show them)."""
     import json
@@ -271,6 +279,8 @@ def llm_settings(
             "model": model,
             "monthly_token_budget": monthly_token_budget,
             "enabled": enable,
+            "recall": recall,
+            "embedding_model": embedding_model,
         }.items()
         if value is not None
     }

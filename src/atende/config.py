@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     llm_redact_pii: bool = True
     #: Tokens per tenant and calendar month; unset: unlimited (tenants may set their own).
     llm_monthly_token_budget: int | None = Field(default=None, ge=0)
+    #: Long-term semantic recall (earlier sessions found by meaning, through the provider's
+    #: ``/embeddings``); off by default, tenants may turn it on for themselves.
+    llm_recall: bool = False
+    llm_embedding_model: str = "text-embedding-3-small"
+    #: Memories of earlier sessions added to the prompt, and the cosine similarity they need.
+    llm_recall_limit: int = Field(default=3, ge=1, le=20)
+    llm_recall_min_score: float = Field(default=0.35, ge=-1.0, le=1.0)
 
     #: An OpenAI-compatible ``/audio/transcriptions`` endpoint for voice notes; unset: customers
     #: who send audio are asked to write.

@@ -18,6 +18,7 @@ from atende.assistant.dialogue.engine import DialogueEngine
 from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu
 from atende.assistant.port import Engine
+from atende.assistant.recall import RecallStore
 from atende.assistant.voice import Transcriber
 from atende.business.registry import ConnectorRegistry
 from atende.business.service import BusinessService
@@ -69,6 +70,10 @@ def llm_defaults(settings: Settings) -> LlmConfig:
         max_tool_rounds=settings.llm_max_tool_rounds,
         redact_pii=settings.llm_redact_pii,
         monthly_token_budget=settings.llm_monthly_token_budget,
+        recall=settings.llm_recall,
+        embedding_model=settings.llm_embedding_model,
+        recall_limit=settings.llm_recall_limit,
+        recall_min_score=settings.llm_recall_min_score,
     )
 
 
@@ -124,6 +129,7 @@ class Container:
             box=self.box,
             defaults=llm_defaults(settings),
             budget=self.token_budget,
+            recall=RecallStore(self.sessions),
         )
         self.engine: Engine = engine or self.agent
         self.transcriber = (

@@ -1,6 +1,7 @@
 """Every table, imported in one place for Alembic and the tests."""
 
 from atende.assistant.faq_models import FaqPassage
+from atende.assistant.recall_models import Memory
 from atende.audit.models import AdminNotice, AiTurn
 from atende.channels.models import Channel, ChannelKind, ProviderEvent
 from atende.contacts.models import Contact, ContactIdentity
@@ -23,6 +24,7 @@ __all__ = [
     "DeferredRequest",
     "DeliveryAttempt",
     "FaqPassage",
+    "Memory",
     "Message",
     "ProviderEvent",
     "ServiceToken",

@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from atende.devtools.fake_llm import (
+    DEFAULT_EMBEDDING_DIMENSIONS,
     ChatRequest,
     FakeLLM,
     Step,
@@ -476,7 +477,7 @@ async def test_embeddings_are_deterministic_unit_vectors(
     )
 
     boleto, pix = (item.embedding for item in default.data)
-    assert len(boleto) == 64
+    assert len(boleto) == DEFAULT_EMBEDDING_DIMENSIONS
     assert boleto == pytest.approx(embedding_vector("boleto"), abs=1e-6)  # float32 via base64
     assert again.data[0].embedding == embedding_vector("boleto")
     assert boleto != pytest.approx(pix, abs=1e-3)
@@ -484,6 +485,19 @@ async def test_embeddings_are_deterministic_unit_vectors(
     assert len(small.data[0].embedding) == 16
     assert default.model == "text-embedding-3-small"
     assert default.usage.prompt_tokens == estimate_tokens("boleto") + estimate_tokens("pix")
+
+
+def test_embeddings_of_texts_sharing_words_are_closer_than_unrelated_ones() -> None:
+    def cosine(a: str, b: str) -> float:
+        pairs = zip(embedding_vector(a), embedding_vector(b), strict=True)
+        return math.fsum(x * y for x, y in pairs)
+
+    near = cosine("a cadeira chegou quebrada", "e a cadeira quebrada, vai trocar?")
+    far = cosine("a cadeira chegou quebrada", "segunda via do boleto")
+
+    assert near > 0.5
+    assert abs(far) < 0.3
+    assert cosine("!!!", "!!!") == pytest.approx(1.0)
 
 
 async def test_models_are_listed(llm: FakeLLM, client: openai.AsyncOpenAI) -> None:

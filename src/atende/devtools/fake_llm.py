@@ -43,7 +43,7 @@ T = TypeVar("T")
 DEFAULT_MODELS = ("gpt-4o-mini", "whisper-1", "text-embedding-3-small")
 DEFAULT_REPLY = "Fake reply."
 DEFAULT_TRANSCRIPTION = "Fake transcription."
-DEFAULT_EMBEDDING_DIMENSIONS = 64
+DEFAULT_EMBEDDING_DIMENSIONS = 256
 # OpenAI takes audio files up to 25 MB; aiohttp's default 1 MiB would refuse realistic notes.
 _MAX_BODY = 26 * 1024 * 1024
 _FILLER = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. "
@@ -282,6 +282,7 @@ class FakeLLM:
         # Floats in the chat script are delays that apply to the next step taken.
         self._script: deque[Step | float] = deque()
         self._transcripts: deque[Step] = deque()
+        self._embedding_failures: deque[Step] = deque()
         self._call_ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._bound_port: int | None = None
@@ -428,6 +429,10 @@ class FakeLLM:
     def fail_transcription(self, status: int = 500, *, retry_after: float | None = None) -> None:
         self._transcripts.append(Step.failure(status, retry_after=retry_after))
 
+    def fail_embeddings(self, status: int = 500, *, retry_after: float | None = None) -> None:
+        """Answer the next embeddings request with this error."""
+        self._embedding_failures.append(Step.failure(status, retry_after=retry_after))
+
     @property
     def pending_steps(self) -> int:
         """Scripted chat steps not consumed yet."""
@@ -439,6 +444,7 @@ class FakeLLM:
         self.responder_errors.clear()
         self._script.clear()
         self._transcripts.clear()
+        self._embedding_failures.clear()
         self.max_in_flight = self.in_flight
 
     # -- what was received ----------------------------------------------------------------------
@@ -541,6 +547,8 @@ class FakeLLM:
             body = _json_object(await request.read())
             texts = _embedding_inputs(body)
             step = self._auth_failure(request)
+            if step is None and self._embedding_failures:
+                step = self._embedding_failures.popleft()
             if step is None and texts is None:
                 step = _invalid("input must be a non-empty string or array", param="input")
             dimensions = (body or {}).get("dimensions", self.embedding_dimensions)
@@ -747,16 +755,28 @@ def estimate_tokens(text: str) -> int:
 
 
 def embedding_vector(text: str, dimensions: int = DEFAULT_EMBEDDING_DIMENSIONS) -> list[float]:
-    """The unit vector the fake answers for ``text``: same text, same vector, in any process."""
-    values: list[float] = []
-    for block in itertools.count():
-        if len(values) >= dimensions:
-            break
-        digest = hashlib.sha256(f"{block}:{text}".encode()).digest()
-        values.extend((byte - 127.5) / 127.5 for byte in digest)
-    vector = values[:dimensions]
-    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
-    return [v / norm for v in vector]
+    """The unit vector the fake answers for ``text``: same text, same vector, in any process.
+
+    A hashed bag of words (each word, lower-cased without accents, adds ±1 to one hashed
+    dimension), so that texts sharing words are close, as with a real embedding model, and recall
+    tests can tell a related memory from an unrelated one. Not semantic: synonyms are strangers.
+    """
+    values = [0.0] * dimensions
+    plain = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
+    for word in re.findall(r"[a-z0-9]{3,}", plain):
+        digest = hashlib.sha256(word.encode()).digest()
+        index = int.from_bytes(digest[:4], "little") % dimensions
+        values[index] += 1.0 if digest[4] & 1 else -1.0
+    if not any(values):
+        # No words (punctuation, emoji): still a stable unit vector of its own.
+        for block in itertools.count():
+            if block * 32 >= dimensions:
+                break
+            digest = hashlib.sha256(f"{block}:{text}".encode()).digest()
+            for offset, byte in enumerate(digest[: dimensions - block * 32]):
+                values[block * 32 + offset] = (byte - 127.5) / 127.5
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return [v / norm for v in values]
 
 
 def _encode_vector(vector: list[float], as_base64: bool) -> list[float] | str:

@@ -21,6 +21,11 @@ PRICES: Mapping[str, tuple[float, float]] = {
     "google/gemini-2.5-flash": (0.30, 2.50),
     "gemini-2.0-flash": (0.10, 0.40),
     "gemini-2.5-flash": (0.30, 2.50),
+    # Embeddings (recall): input tokens only.
+    "text-embedding-3-small": (0.02, 0.0),
+    "text-embedding-3-large": (0.13, 0.0),
+    "google/gemini-embedding-001": (0.15, 0.0),
+    "gemini-embedding-001": (0.15, 0.0),
 }
 
 
@@ -37,6 +42,10 @@ TENANT_KEYS = (
     "monthly_token_budget",
     "price_in",
     "price_out",
+    "recall",
+    "embedding_model",
+    "recall_limit",
+    "recall_min_score",
 )
 
 
@@ -57,16 +66,24 @@ class LlmConfig:
     monthly_token_budget: int | None = None
     price_in: float | None = None
     price_out: float | None = None
+    #: Long-term semantic recall through the provider's ``/embeddings`` (``assistant.recall``).
+    recall: bool = False
+    embedding_model: str = "text-embedding-3-small"
+    recall_limit: int = 3
+    recall_min_score: float = 0.35
 
     @property
     def enabled(self) -> bool:
         return bool(self.base_url and self.model)
 
-    def cost(self, tokens_in: int, tokens_out: int) -> float:
+    def cost(self, tokens_in: int, tokens_out: int, embedding_tokens: int = 0) -> float:
         default_in, default_out = PRICES.get(self.model or "", (0.0, 0.0))
         price_in = self.price_in if self.price_in is not None else default_in
         price_out = self.price_out if self.price_out is not None else default_out
-        return (tokens_in * price_in + tokens_out * price_out) / 1_000_000
+        price_embedding = PRICES.get(self.embedding_model, (0.0, 0.0))[0]
+        return (
+            tokens_in * price_in + tokens_out * price_out + embedding_tokens * price_embedding
+        ) / 1_000_000
 
     def for_tenant(self, settings: Mapping[str, Any], box: SecretBox) -> LlmConfig:
         """This config with the tenant's ``llm`` settings applied (``{"enabled": false}`` turns

@@ -11,6 +11,8 @@ One turn:
 3. tool calls (parallel ones too) run through :class:`BusinessTools`, which enforce who may see
    what; arguments are restored from placeholders, validated with the tools' Pydantic models, and
    results are redacted before they go back to the model; at most ``max_tool_rounds`` rounds;
+   with long-term recall on, the closest turns of the contact's earlier sessions join the prompt
+   (``assistant/recall.py``);
 4. the answer is restored and checked against this turn's tool results (money, dates, stock,
    linhas digitáveis, tracking codes: ``grounding.py``).
 
@@ -29,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import openai
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion
@@ -62,11 +65,13 @@ from atende.assistant.port import (
     Audit,
     Engine,
     Handoff,
+    Memorize,
     Remember,
     Say,
     ToolCallRecord,
     Turn,
 )
+from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
 from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
 from atende.assistant.tools.verification import Challenge, verified_document
 from atende.business.registry import ConnectorRegistry
@@ -88,6 +93,8 @@ MAX_ANSWER_CHARS = 1500
 MAX_INPUT_CHARS = 4000
 #: Invalid or unknown tool calls tolerated in one turn (the model gets the error and may retry).
 MAX_BAD_CALLS = 2
+#: The embeddings call of long-term recall: recall is a nicety, the turn does not wait long for it.
+RECALL_TIMEOUT_SECONDS = 2.0
 
 
 class Fallback(Exception):
@@ -119,6 +126,7 @@ class AgentEngine:
         defaults: LlmConfig,
         budget: TokenBudget,
         client_factory: Callable[[LlmConfig], AsyncOpenAI] | None = None,
+        recall: RecallStore | None = None,
     ) -> None:
         self.fallback = fallback
         self._nlu = nlu
@@ -129,6 +137,7 @@ class AgentEngine:
         self.defaults = defaults
         self.budget = budget
         self._client_factory = client_factory or _default_client
+        self.recall = recall
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
 
     async def aclose(self) -> None:
@@ -173,15 +182,15 @@ class AgentEngine:
             return await self._fall_back(turn, attempt, reason.reason, started)
         except TimeoutError:
             return await self._fall_back(turn, attempt, "timeout", started)
-        await self.budget.add(turn.tenant_id, attempt.tokens_in + attempt.tokens_out)
+        await self.budget.add(turn.tenant_id, attempt.spent)
         return [*actions, attempt.record(self.name, started, None)]
 
     async def _fall_back(
         self, turn: Turn, attempt: _Attempt, reason: str, started: float
     ) -> list[Action]:
         log.warning("llm answer not used; offline engine answers", reason=reason)
-        if attempt.tokens_in or attempt.tokens_out:
-            await self.budget.add(turn.tenant_id, attempt.tokens_in + attempt.tokens_out)
+        if attempt.spent:
+            await self.budget.add(turn.tenant_id, attempt.spent)
         actions = [a for a in await self.fallback.reply(turn) if not isinstance(a, AiRecord)]
         return [*actions, attempt.record(self.fallback.name, started, reason)]
 
@@ -208,7 +217,13 @@ class _Attempt:
     intent: str | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    #: Tokens of the recall embeddings (priced as the embedding model, counted in the budget).
+    embedding_tokens: int = 0
     calls: list[ToolCallRecord] = field(default_factory=list)
+
+    @property
+    def spent(self) -> int:
+        return self.tokens_in + self.tokens_out + self.embedding_tokens
 
     def record(self, engine: str, started: float, reason: str | None) -> AiRecord:
         return AiRecord(
@@ -217,9 +232,9 @@ class _Attempt:
             prompt_version=PROMPT_VERSION,
             specialist=self.specialist,
             tool_calls=tuple(self.calls),
-            tokens_in=self.tokens_in,
+            tokens_in=self.tokens_in + self.embedding_tokens,
             tokens_out=self.tokens_out,
-            cost_usd=self.config.cost(self.tokens_in, self.tokens_out),
+            cost_usd=self.config.cost(self.tokens_in, self.tokens_out, self.embedding_tokens),
             latency_ms=(time.perf_counter() - started) * 1000,
             fallback_reason=reason,
         )
@@ -248,6 +263,9 @@ class _AgentTurn:
         challenge = Challenge(profile.settings.get("verification_challenge", "birth_date"))
         self._challenge = challenge
         self._tools: BusinessTools | None = None
+        #: The customer's message embedded for recall, kept as this turn's memory.
+        self.embedding: tuple[float, ...] | None = None
+        self.recall_status: str | int | None = None
 
     # -- privacy -----------------------------------------------------------------------------
 
@@ -264,8 +282,9 @@ class _AgentTurn:
 
     async def run(self) -> list[Action]:
         user = self.hide(self.turn.text[-MAX_INPUT_CHARS:])
+        recalled = await self._recall(user)
         messages: list[dict[str, Any]] = [
-            {"role": "system", "content": self._system()},
+            {"role": "system", "content": self._system(recalled)},
             *list(self.state.get("llm_history") or [])[-HISTORY:],
             {"role": "user", "content": user},
         ]
@@ -295,7 +314,7 @@ class _AgentTurn:
                 break
         return self._actions(user, answer)
 
-    def _system(self) -> str:
+    def _system(self, recalled: Sequence[Recalled] = ()) -> str:
         today = self.turn.now.astimezone().strftime("%d/%m/%Y")
         base = system_prompt(
             self.specialist,
@@ -314,7 +333,56 @@ class _AgentTurn:
         # and the contact's first name, so the prompt is not scanned again every turn.
         facts = list(self.state.get("llm_summary") or [])
         summary = ("\nResumo da conversa até aqui: " + "; ".join(facts)) if facts else ""
-        return f"{base}\n{', '.join(profile)}.{summary}"
+        memories = "".join(
+            f"\n- {m.created_at.astimezone().strftime('%d/%m/%Y')}: "
+            # Redacted again: a memory written while a tenant had redaction off holds raw data.
+            + self.hide(m.text).replace("\n", " / ")
+            for m in recalled
+        )
+        if memories:
+            memories = (
+                "\nDe atendimentos anteriores com este cliente (podem estar desatualizados: "
+                "valores e situações só valem vindos das ferramentas):" + memories
+            )
+        return f"{base}\n{', '.join(profile)}.{summary}{memories}"
+
+    async def _recall(self, user: str) -> list[Recalled]:
+        """The contact's closest earlier turns; none (and the turn goes on) if the embeddings
+        endpoint fails or is slow: recall improves an answer, it never blocks one."""
+        store = self.engine.recall
+        if not self.config.recall or store is None:
+            return []
+        timeout = min(RECALL_TIMEOUT_SECONDS, self.deadline - time.monotonic() - 1.0)
+        if timeout <= 0:
+            return []
+        client = self.engine.client(self.config)
+        try:
+            response = await client.embeddings.create(
+                model=self.config.embedding_model, input=neutral(user), timeout=timeout
+            )
+            vector = response.data[0].embedding
+        except (openai.APIError, IndexError) as error:
+            log.warning("recall unavailable", error=type(error).__name__)
+            self.recall_status = "unavailable"
+            return []
+        if response.usage is not None:
+            self.attempt.embedding_tokens += response.usage.prompt_tokens
+        self.embedding = tuple(float(v) for v in vector)
+        if self.turn.contact_id is None:
+            # The contact's first message ever: nothing to recall, but it is remembered.
+            self.recall_status = 0
+            return []
+        found = await store.search(
+            self.turn.tenant_id,
+            self.turn.contact_id,
+            model=self.config.embedding_model,
+            vector=np.asarray(vector, dtype="<f4"),
+            exclude_session=self.turn.session_id,
+            limit=self.config.recall_limit,
+            min_score=self.config.recall_min_score,
+        )
+        self.recall_status = len(found)
+        return found
 
     async def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
         client = self.engine.client(self.config)
@@ -497,15 +565,22 @@ class _AgentTurn:
         if self.config.redact_pii:
             self.state["pii"] = self.redactor.state()
         actions.append(Remember(self.state))
-        actions.append(
-            Audit(
-                {
-                    "intent": self.attempt.intent,
-                    "specialist": self.specialist,
-                    "tools": [call.name for call in self.attempt.calls],
-                }
+        if self.embedding is not None:
+            actions.append(
+                Memorize(
+                    memory_text(user, self.hide(text)),
+                    self.embedding,
+                    self.config.embedding_model,
+                )
             )
-        )
+        audit: dict[str, Any] = {
+            "intent": self.attempt.intent,
+            "specialist": self.specialist,
+            "tools": [call.name for call in self.attempt.calls],
+        }
+        if self.recall_status is not None:
+            audit["recall"] = self.recall_status
+        actions.append(Audit(audit))
         return actions
 
 

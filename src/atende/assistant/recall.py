@@ -1,0 +1,163 @@
+"""Long-term semantic recall: what a contact talked about in earlier sessions, found by meaning.
+
+Off by default (``ATENDE_LLM_RECALL`` or a tenant's ``llm.recall``). When on, each turn the agent
+answers embeds the customer's message (personal data already replaced by placeholders, so the
+embeddings provider sees no more than the chat provider) through the same OpenAI-compatible API,
+finds the closest turns of the contact's *earlier* sessions (the current one is already in the
+prompt as recent turns), and after answering keeps this turn as a :class:`Memorize` action that
+the conversation service writes in the turn's own transaction.
+
+Search is exact, within one contact's memories. That is the whole design: the candidates are a
+contact's few hundred turns, narrowed by an ordinary index, and an approximate index (pgvector's
+HNSW, sqlite-vec's vec0 partitions) would add nothing but post-filtering surprises at that size.
+Where the ranking runs:
+
+- PostgreSQL with the ``vector`` extension (pgvector): in SQL, ``real[]`` cast to ``vector`` and
+  ranked with ``<=>``;
+- PostgreSQL without it (Debian 12's packages have no pgvector for PostgreSQL 15): in SQL too, a
+  dot product over ``unnest`` (vectors are stored at unit length, so it is the cosine);
+- SQLite: the candidates' float32 blobs ranked with numpy. sqlite-vec's distance functions would do
+  the same brute-force scan, but loading it needs ``sqlite3.enable_load_extension``, which many
+  CPython builds (this project's CI Python among them) are compiled without.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import REAL, bindparam, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from atende.assistant.recall_models import Memory
+from atende.kit.logging import get_logger
+from atende.tenancy.scope import bind_tenant
+
+__all__ = ["RecallStore", "Recalled", "memory_text", "neutral", "unit"]
+
+log = get_logger(__name__)
+
+#: Memories longer than this are cut: recall reminds the model, it does not replay transcripts.
+MAX_MEMORY_CHARS = 600
+#: On SQLite, the newest memories of a contact that are ranked (a bound on the bytes read).
+MAX_CANDIDATES = 2000
+
+# ``[CPF_1]`` means one value in one session only; a memory read in another session must not
+# point at whatever ``[CPF_1]`` means there, so placeholders are kept without their number.
+_NUMBERED = re.compile(r"\[(CPF|CNPJ|TELEFONE|EMAIL)_[0-9]+\]")
+
+
+def neutral(value: str) -> str:
+    return _NUMBERED.sub(r"[\1]", value)
+
+
+def memory_text(user: str, answer: str) -> str:
+    text = f"Cliente: {neutral(user).strip()}\nAssistente: {neutral(answer).strip()}"
+    return text if len(text) <= MAX_MEMORY_CHARS else text[: MAX_MEMORY_CHARS - 1] + "…"
+
+
+def unit(vector: Any) -> np.ndarray:
+    array = np.asarray(vector, dtype="<f4")
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm > 0 else array
+
+
+@dataclass(frozen=True, slots=True)
+class Recalled:
+    text: str
+    created_at: datetime
+    score: float
+
+
+class RecallStore:
+    """Reads a contact's memories (writing them is the conversation service's job)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        #: "pgvector", "sql" or "numpy", found on first use.
+        self.ranker: str | None = None
+
+    async def search(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        *,
+        model: str,
+        vector: np.ndarray,
+        exclude_session: str,
+        limit: int,
+        min_score: float,
+    ) -> list[Recalled]:
+        query = unit(vector)
+        async with self._sessions() as session:
+            bind_tenant(session, tenant_id)
+            ranker = self.ranker or await self._ranker(session)
+            self.ranker = ranker
+            params = {
+                "tenant": tenant_id,
+                "contact": contact_id,
+                "model": model,
+                "dims": int(query.shape[0]),
+                "session": exclude_session,
+                "min": min_score,
+                "limit": limit,
+            }
+            if ranker == "numpy":
+                return await self._numpy(session, query, params)
+            return await self._sql(session, ranker, query, params)
+
+    @staticmethod
+    async def _ranker(session: AsyncSession) -> str:
+        if session.get_bind().dialect.name != "postgresql":
+            return "numpy"
+        found = await session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'"))
+        return "pgvector" if found else "sql"
+
+    @staticmethod
+    async def _sql(
+        session: AsyncSession, ranker: str, query: np.ndarray, params: dict[str, Any]
+    ) -> list[Recalled]:
+        score = (
+            "1 - (m.embedding::vector <=> CAST(:query AS real[])::vector)"
+            if ranker == "pgvector"
+            else "(SELECT sum(a * b) FROM unnest(m.embedding, CAST(:query AS real[])) AS t(a, b))"
+        )
+        statement = text(
+            f"SELECT text, created_at, score FROM (SELECT m.text, m.created_at, {score} AS score "  # noqa: S608
+            "FROM memories m WHERE m.tenant_id = :tenant AND m.contact_id = :contact "
+            "AND m.model = :model AND m.dims = :dims AND m.session_id <> :session) ranked "
+            "WHERE score >= :min ORDER BY score DESC LIMIT :limit"
+        ).bindparams(bindparam("query", type_=postgresql.ARRAY(REAL())))
+        rows = await session.execute(statement, {**params, "query": query.tolist()})
+        return [Recalled(row.text, row.created_at, float(row.score)) for row in rows]
+
+    @staticmethod
+    async def _numpy(
+        session: AsyncSession, query: np.ndarray, params: dict[str, Any]
+    ) -> list[Recalled]:
+        rows = (
+            await session.execute(
+                select(Memory.text, Memory.created_at, Memory.embedding)
+                .where(
+                    Memory.contact_id == params["contact"],
+                    Memory.model == params["model"],
+                    Memory.dims == params["dims"],
+                    Memory.session_id != params["session"],
+                )
+                .order_by(Memory.id.desc())
+                .limit(MAX_CANDIDATES)
+            )
+        ).all()
+        if not rows:
+            return []
+        scores = np.stack([row.embedding for row in rows]) @ query
+        best = [int(i) for i in np.argsort(-scores, kind="stable")[: params["limit"]]]
+        return [
+            Recalled(rows[i].text, rows[i].created_at, float(scores[i]))
+            for i in best
+            if scores[i] >= params["min"]
+        ]

@@ -1,0 +1,142 @@
+"""Long-term semantic recall, end to end on all three rankers: SQLite (numpy), PostgreSQL
+without pgvector (plain SQL) and PostgreSQL with pgvector, through the real embeddings client
+against the fake provider's ``/embeddings`` (a hashed bag of words: texts sharing words are
+close)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from atende.assistant.agent.admin import configure_llm
+from atende.assistant.recall_models import Memory
+from atende.config import Settings
+from atende.conversations.models import Conversation, ConversationEvent
+from atende.devtools.fake_llm import estimate_tokens
+from atende.kit.clock import utcnow
+from atende.tenancy.scope import ALL_TENANTS
+from tests.assistant.agent.support import Chat, World, records
+from tests.support import databases
+
+RANKERS = {"sqlite": "numpy", "postgresql": "sql", "pgvector": "pgvector"}
+CPF = "529.982.247-25"
+
+
+@pytest.fixture(params=list(RANKERS))
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        return databases.sqlite_copy(sqlite_template, tmp_path)
+    if request.param == "pgvector":
+        server: databases.PgvectorServer = request.getfixturevalue("pgvector_server")
+        server.truncate("atende")
+        return server.url("atende")
+    name: str = request.getfixturevalue("pg_database")
+    databases.truncate_pg(name)
+    return databases.pg_url(name)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"llm_recall": True})
+
+
+async def end_session(world: World) -> None:
+    """As if the customer had gone quiet for two hours: the next message opens a new session."""
+    async with world.container.sessions() as session:
+        await session.execute(
+            update(Conversation).values(last_activity_at=utcnow() - timedelta(hours=2)),
+            execution_options={ALL_TENANTS: True},
+        )
+        await session.commit()
+
+
+async def memories(world: World) -> list[Memory]:
+    async with world.container.sessions() as session:
+        rows = await session.scalars(
+            select(Memory).order_by(Memory.id), execution_options={ALL_TENANTS: True}
+        )
+        return list(rows)
+
+
+async def test_an_earlier_session_is_recalled_by_meaning_and_the_current_one_is_not(
+    world: World, request: pytest.FixtureRequest
+) -> None:
+    chat = Chat(world)
+    world.llm.reply("Sinto muito! Vou registrar a troca da cadeira.")
+    await chat.say(f"meu cpf é {CPF}, a cadeira que comprei chegou quebrada")
+    world.llm.reply("Atendemos de segunda a sexta.")
+    await chat.say("qual o horário de vocês?")
+    await end_session(world)
+    world.llm.reply("A troca da cadeira já foi pedida.", prompt_tokens=1000)
+
+    await chat.say("e a cadeira quebrada?")
+
+    first, same_session, next_session = world.llm.chat_requests
+    assert "De atendimentos anteriores" not in first.system_prompt
+    # The current session's turns are in the prompt already, as recent turns, not as memories.
+    assert "De atendimentos anteriores" not in same_session.system_prompt
+    recalled = next_session.system_prompt.split("De atendimentos anteriores")[1]
+    assert "a cadeira que comprei chegou quebrada" in recalled
+    assert "Vou registrar a troca da cadeira" in recalled
+    # Unrelated memories stay out (below the similarity floor).
+    assert "horário" not in recalled
+    # The session's placeholders are not carried over with their numbers.
+    assert "[CPF]" in recalled
+    assert "[CPF_1]" not in recalled
+    assert world.container.agent.recall is not None
+    assert (
+        world.container.agent.recall.ranker == RANKERS[request.node.callspec.params["database_url"]]
+    )
+
+    rows = await memories(world)
+    assert len(rows) == 3
+    assert {row.model for row in rows} == {"text-embedding-3-small"}
+    assert len({row.session_id for row in rows}) == 2
+    # Neither the embeddings provider nor the memories ever hold the CPF.
+    for body in [json.dumps(r.json) for r in world.llm.embeddings] + [r.text for r in rows]:
+        assert "52998224725" not in body
+        assert CPF not in body
+    assert len(world.llm.embeddings) == 3
+
+    async with world.container.sessions() as session:
+        replied = (
+            await session.scalars(
+                select(ConversationEvent)
+                .where(ConversationEvent.type == "engine_replied")
+                .order_by(ConversationEvent.id),
+                execution_options={ALL_TENANTS: True},
+            )
+        ).all()
+    assert [event.data.get("recall") for event in replied] == [0, 0, 1]
+    # The embeddings' tokens count, in the record and so in the tenant's budget.
+    last = (await records(world.container))[-1]
+    assert last.tokens_in == 1000 + estimate_tokens("e a cadeira quebrada?")
+
+
+async def test_a_failing_embeddings_endpoint_costs_recall_not_the_answer(world: World) -> None:
+    world.llm.fail_embeddings(503)
+    world.llm.reply("Claro, posso ajudar com a cadeira.")
+
+    answer = await Chat(world).say("a cadeira chegou quebrada")
+
+    assert answer == "Claro, posso ajudar com a cadeira."
+    (record,) = await records(world.container)
+    assert (record.engine, record.fallback_reason) == ("llm", None)
+    # Nothing to remember without the message's embedding.
+    assert await memories(world) == []
+
+
+async def test_a_tenant_can_turn_recall_off(world: World) -> None:
+    await configure_llm(
+        world.container.sessions, world.container.box, world.tenant_id, {"recall": False}
+    )
+    world.llm.reply("Oi! Como posso ajudar?")
+
+    await Chat(world).say("a cadeira chegou quebrada")
+
+    assert world.llm.embeddings == []
+    assert await memories(world) == []
