@@ -6,9 +6,11 @@ close)."""
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select, update
 
@@ -140,3 +142,62 @@ async def test_a_tenant_can_turn_recall_off(world: World) -> None:
 
     assert world.llm.embeddings == []
     assert await memories(world) == []
+
+
+async def test_search_ranks_one_contacts_memories_of_the_same_model_and_size(
+    world: World,
+) -> None:
+    world.llm.reply("Oi!")
+    await Chat(world).say("oi")
+    world.llm.reply("Oi!")
+    await Chat(world, phone="+55 21 97777-1234").say("oi")
+    async with world.container.sessions() as session:
+        maria, other = (
+            await session.scalars(
+                select(Conversation).order_by(Conversation.created_at),
+                execution_options={ALL_TENANTS: True},
+            )
+        ).all()
+        assert maria.contact_id != other.contact_id
+
+        def memory(conversation: Conversation, text: str, vector: list[float], **kw: str) -> None:
+            session.add(
+                Memory(
+                    tenant_id=world.tenant_id,
+                    contact_id=conversation.contact_id,
+                    conversation_id=conversation.id,
+                    session_id=kw.get("session", "earlier"),
+                    model=kw.get("model", "m1"),
+                    dims=len(vector),
+                    text=text,
+                    embedding=np.asarray(vector, dtype="<f4"),
+                    created_at=utcnow(),
+                )
+            )
+
+        memory(maria, "exact", [1.0, 0.0, 0.0, 0.0])
+        memory(maria, "close", [0.6, 0.8, 0.0, 0.0])
+        memory(maria, "far", [0.3, 0.0, 0.0, math.sqrt(1 - 0.09)])
+        memory(maria, "other model", [1.0, 0.0, 0.0, 0.0], model="m2")
+        memory(maria, "other size", [1.0, 0.0, 0.0])
+        memory(maria, "this session", [1.0, 0.0, 0.0, 0.0], session="now")
+        memory(other, "another contact", [1.0, 0.0, 0.0, 0.0])
+        await session.commit()
+    store = world.container.agent.recall
+    assert store is not None
+
+    async def search(limit: int, min_score: float) -> list[tuple[str, float]]:
+        found = await store.search(
+            world.tenant_id,
+            maria.contact_id,
+            model="m1",
+            vector=np.asarray([2.0, 0.0, 0.0, 0.0]),  # not unit: the store normalises it
+            exclude_session="now",
+            limit=limit,
+            min_score=min_score,
+        )
+        return [(m.text, round(m.score, 4)) for m in found]
+
+    assert await search(5, 0.0) == [("exact", 1.0), ("close", 0.6), ("far", 0.3)]
+    assert await search(2, 0.0) == [("exact", 1.0), ("close", 0.6)]
+    assert await search(5, 0.5) == [("exact", 1.0), ("close", 0.6)]
