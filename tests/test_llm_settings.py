@@ -7,7 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from atende.config import Environment, Settings
+from atende.assistant.agent.admin import configure_llm
+from atende.config import LLM_TURN_CONCURRENCY, Environment, Settings
+from atende.demo import seed_demo
+from atende.ingest.service import TURN
 from atende.main import Container
 from atende.tenancy.models import Tenant
 from tests.support.process import env_for, run
@@ -63,3 +66,33 @@ async def test_that_a_tenants_model_is_configured_with_an_encrypted_key(
     assert config.monthly_token_budget == 100000
     disabled = json.loads(run(["llm", "--disable"], env))
     assert disabled["enabled"] is False
+
+
+async def test_that_a_model_configured_per_tenant_lets_sqlite_run_turns_concurrently(
+    settings: Settings,
+) -> None:
+    # No model in the environment: on SQLite the offline engine's turns run one at a time…
+    plain = settings.model_copy(update={"worker_concurrency": None})
+    container = Container(plain)
+    try:
+        tenant_id = await seed_demo(container.sessions, container.box, plain)
+        await container.start_workers(recover_pending=False)
+        expected = 1 if plain.is_sqlite else 64
+        assert [w.concurrency for w in container.workers if w.kind == TURN] == [expected]
+    finally:
+        await container.aclose()
+    # …but once a tenant answers with a model, its turns mostly wait on the network.
+    container = Container(plain)
+    try:
+        await configure_llm(
+            container.sessions,
+            container.box,
+            tenant_id,
+            {"base_url": "http://127.0.0.1:9/v1", "model": "gpt-4o-mini"},
+        )
+        await container.start_workers(recover_pending=False)
+        assert [w.concurrency for w in container.workers if w.kind == TURN] == [
+            LLM_TURN_CONCURRENCY
+        ]
+    finally:
+        await container.aclose()

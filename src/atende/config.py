@@ -8,6 +8,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Turns in flight per process when a model answers (see ``Settings.turn_concurrency``).
+LLM_TURN_CONCURRENCY = 500
+
 
 class Environment(StrEnum):
     development = "development"
@@ -138,7 +141,7 @@ class Settings(BaseSettings):
         if self.worker_concurrency:
             return self.worker_concurrency
         if self.llm_enabled:
-            return 500
+            return LLM_TURN_CONCURRENCY
         return 1 if self.is_sqlite else 64
 
     @property

@@ -8,9 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import atende.models  # noqa: F401 - registers every table before the first query
+from atende.assistant.agent.admin import any_tenant_uses_llm
 from atende.assistant.agent.budget import TokenBudget
 from atende.assistant.agent.config import LlmConfig
 from atende.assistant.agent.engine import AgentEngine
@@ -28,7 +30,7 @@ from atende.channels.sandbox.service import SandboxService
 from atende.channels.types import ChannelSender
 from atende.channels.whatsapp.client import GraphClient
 from atende.channels.whatsapp.sender import WhatsAppSender
-from atende.config import Settings
+from atende.config import LLM_TURN_CONCURRENCY, Settings
 from atende.connectors.demo import demo_database_url
 from atende.connectors.resilience import ConnectorPolicy
 from atende.conversations.resume import ResumeProcessor
@@ -208,19 +210,39 @@ class Container:
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
 
+    async def _turn_concurrency(self) -> int:
+        # Settings alone cannot see models configured per tenant (`atende llm`): on SQLite those
+        # tenants' turns, waiting a second or two on the model each, would queue one behind the
+        # other. A tenant configured after the start needs a restart (or the variable).
+        configured = self.settings.turn_concurrency
+        if self.settings.worker_concurrency or self.settings.llm_enabled:
+            return configured
+        try:
+            per_tenant = await any_tenant_uses_llm(self.sessions, self.agent.defaults)
+        except SQLAlchemyError:
+            return configured  # not migrated yet: the readiness check reports it
+        if per_tenant and configured < LLM_TURN_CONCURRENCY:
+            log.info(
+                "a tenant answers with a model: turns run concurrently",
+                turns=LLM_TURN_CONCURRENCY,
+            )
+            return LLM_TURN_CONCURRENCY
+        return configured
+
     async def start_workers(
         self, *, recover_pending: bool = True, sweep_seconds: float = 60.0
     ) -> None:
         """Start the turn and send workers. ``recover_pending`` re-enqueues what the database says
         is unfinished (on start and then every ``sweep_seconds``); `atende chat` turns it off so
         that it never answers another process's customers."""
+        turns = await self._turn_concurrency()
         self.workers = [
             Worker(
                 kind=TURN,
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.turns.handle,
-                concurrency=self.settings.turn_concurrency,
+                concurrency=turns,
             ),
             Worker(
                 kind=SEND,
@@ -234,7 +256,7 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.resumes.handle,
-                concurrency=self.settings.turn_concurrency,
+                concurrency=turns,
                 # Never beside one of the conversation's own turns.
                 lock_as=TURN,
             ),

@@ -42,6 +42,10 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self.busy = 0
 
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
+
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._consume(), name=f"{self.kind}-worker-{i}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende.assistant.agent.config import TENANT_KEYS
+from atende.assistant.agent.config import TENANT_KEYS, LlmConfig
 from atende.kit.secrets import SecretBox
 from atende.tenancy.models import Tenant
 
@@ -42,3 +43,18 @@ async def configure_llm(
 def shown(llm: dict[str, Any]) -> dict[str, Any]:
     """The settings as an admin may see them: the key only as 'set'."""
     return {k: ("(set)" if k == "api_key" else v) for k, v in sorted(llm.items())}
+
+
+async def any_tenant_uses_llm(
+    sessions: async_sessionmaker[AsyncSession], defaults: LlmConfig
+) -> bool:
+    """Whether some tenant's turns go to a model (its own settings over the process's)."""
+    async with sessions() as session:
+        rows = await session.scalars(select(Tenant.settings))
+        for settings in rows:
+            own = dict((settings or {}).get("llm") or {})
+            if own.get("enabled") is False:
+                continue
+            if (own.get("base_url") or defaults.base_url) and (own.get("model") or defaults.model):
+                return True
+    return False
