@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from atende.audit.models import AdminNotice
 from atende.brazil.money import format_brl
-from atende.conversations.models import Conversation
+from atende.conversations.models import Conversation, ConversationEvent
 from atende.demo import ensure_tenant
 from atende.devtools.fake_llm import ChatRequest, FakeLLM, Step, ToolCall
 from atende.tenancy.scope import ALL_TENANTS
@@ -255,6 +255,14 @@ async def test_that_an_invented_price_is_caught_and_answered_by_the_offline_engi
     assert "R$ 49,90" in reply  # the offline engine asked the ERP
     (record,) = await records(world.container)
     assert record.fallback_reason == "ungrounded"
+    # The event log names the engine that answered, not the one that was asked first.
+    async with world.container.sessions() as session:
+        replied = await session.scalar(
+            select(ConversationEvent).where(ConversationEvent.type == "engine_replied"),
+            execution_options={ALL_TENANTS: True},
+        )
+    assert replied is not None
+    assert replied.data["engine"] == "offline"
 
 
 async def test_that_the_monthly_token_budget_hands_over_to_the_offline_engine(
