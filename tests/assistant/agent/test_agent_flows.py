@@ -246,6 +246,27 @@ async def test_that_a_short_retry_after_is_honoured_within_the_turn(world: World
     assert len(world.llm.chat_requests) == 2
 
 
+async def test_that_two_server_errors_are_retried_within_the_turn(world: World) -> None:
+    world.llm.fail(status=503, retry_after=0)
+    world.llm.fail(status=500, retry_after=0)
+    world.llm.reply("Olá! Como posso ajudar?")
+    reply = await Chat(world, phone="+55 31 90000-0006").say("oi")
+    assert reply == "Olá! Como posso ajudar?"
+    (record,) = await records(world.container)
+    assert record.fallback_reason is None
+    assert len(world.llm.chat_requests) == 3
+
+
+async def test_that_an_answer_outside_openais_schema_is_still_read(world: World) -> None:
+    # Compatible providers bend the schema (Gemini's finish reasons, say): the strict fast parse
+    # fails and the SDK's lenient construction reads the answer.
+    world.llm.reply("Olá! Como posso ajudar?", finish_reason="FINISH_REASON_STOP")
+    reply = await Chat(world, phone="+55 31 90000-0007").say("oi")
+    assert reply == "Olá! Como posso ajudar?"
+    (record,) = await records(world.container)
+    assert record.fallback_reason is None
+
+
 async def test_that_an_invented_price_is_caught_and_answered_by_the_offline_engine(
     world: World,
 ) -> None:

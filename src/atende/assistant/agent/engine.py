@@ -38,7 +38,6 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
     retry_if_exception,
     stop_after_attempt,
 )
@@ -386,45 +385,39 @@ class _AgentTurn:
 
     async def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> Any:
         client = self.engine.client(self.config)
+        body = {
+            "model": str(self.config.model),
+            "messages": messages,
+            "tools": tools,
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+        }
 
-        def wait(state: RetryCallState) -> float:
+        def pause(error: BaseException | None) -> float:
             # Honour Retry-After (else a short pause) only if it fits in the turn's budget.
-            error = state.outcome.exception() if state.outcome else None
             after = _retry_after(error) if error is not None else None
-            pause = after if after is not None else 0.5
-            if pause >= self.deadline - time.monotonic() - 1.0:
+            seconds = after if after is not None else 0.5
+            if seconds >= self.deadline - time.monotonic() - 1.0:
                 raise Fallback("rate_limited" if after is not None else "provider_error")
-            return pause
+            return seconds
 
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception(_retryable),
-                wait=wait,
-                stop=stop_after_attempt(3),
-                reraise=True,
-            ):
-                with attempt:
-                    timeout = min(
-                        self.config.request_timeout_seconds, self.deadline - time.monotonic()
-                    )
-                    if timeout <= 0:
-                        raise Fallback("timeout")
-                    # The SDK's HTTP layer, retries off, without `chat.completions.create`'s
-                    # parameter transform: it walks every message and tool schema on every call
-                    # and was the largest CPU cost of a turn (docs/benchmarks.md, agent). The
-                    # body is plain JSON we built ourselves, already in the wire format.
-                    completion = await client.post(
-                        "/chat/completions",
-                        cast_to=ChatCompletion,
-                        body={
-                            "model": str(self.config.model),
-                            "messages": messages,
-                            "tools": tools,
-                            "temperature": self.config.temperature,
-                            "max_tokens": self.config.max_tokens,
-                        },
-                        options={"timeout": timeout},
-                    )
+            try:
+                # The first attempt outside tenacity: almost every call succeeds at once, and
+                # the retry machinery cost 0.16 ms of CPU a turn under load (docs/benchmarks.md).
+                completion = await self._post(client, body)
+            except openai.APIStatusError as error:
+                if not _retryable(error):
+                    raise
+                await asyncio.sleep(pause(error))
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception(_retryable),
+                    wait=lambda state: pause(state.outcome.exception() if state.outcome else None),
+                    stop=stop_after_attempt(2),
+                    reraise=True,
+                ):
+                    with attempt:
+                        completion = await self._post(client, body)
         except openai.RateLimitError:
             raise Fallback("rate_limited") from None
         except openai.APITimeoutError:
@@ -440,6 +433,30 @@ class _AgentTurn:
         if not completion.choices:
             raise Fallback("empty_answer")
         return completion.choices[0].message
+
+    async def _post(self, client: AsyncOpenAI, body: dict[str, Any]) -> ChatCompletion:
+        timeout = min(self.config.request_timeout_seconds, self.deadline - time.monotonic())
+        if timeout <= 0:
+            raise Fallback("timeout")
+        # The SDK's HTTP layer (errors, timeouts, headers), retries off, without two of its costs
+        # (docs/benchmarks.md, agent): `chat.completions.create`'s parameter transform, which walks
+        # every message and tool schema on every call (the body is plain JSON we built, already
+        # in the wire format), and its lenient Python model construction of the answer: the bytes
+        # are validated by pydantic-core instead, and only an answer that does not fit the schema
+        # (a provider's own finish_reason…) takes the SDK's lenient path.
+        raw = await client.post(
+            "/chat/completions", cast_to=bytes, body=body, options={"timeout": timeout}
+        )
+        try:
+            return ChatCompletion.model_validate_json(raw)
+        except ValidationError:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise Fallback("malformed_response") from None
+            if not isinstance(data, dict):
+                raise Fallback("malformed_response") from None
+            return ChatCompletion.construct(**data)
 
     def _checked(self, content: str) -> str:
         text = content.strip()

@@ -73,6 +73,7 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'*]+", re.IGNORECASE)
 # model that drops or adds a digit still produces a code-length run, which then matches nothing.
 _DIGIT_RUN = re.compile(r"(?<![\d.,])\d+(?:[. \u00a0]\d+)*(?![\d,])")
 _MIN_CODE_DIGITS = 30
+_ANY_DIGIT = re.compile(r"\d")
 _BARCODE_DIGITS = 44
 _UPU_CODE = re.compile(r"(?<![0-9A-Za-z])[A-Za-z]{2}\d{9}[A-Za-z]{2}(?![0-9A-Za-z])")
 _TRACKING_LEAD = re.compile(
@@ -388,6 +389,11 @@ def check_grounding(
     list lengths are quantities, ISO strings are dates, and the free text of any string is read
     for the same facts. An amount may also be the sum of one ``*_cents`` field over a list.
     """
+    if _ANY_DIGIT.search(reply) is None:
+        # Every fact has a digit (a tracking code the tools returned may not, but they support
+        # it by definition): nothing to check, and collecting the evidence was most of the
+        # check's cost on chit-chat.
+        return GroundingReport(facts=[], ungrounded=[])
     evidence = _Evidence()
     for result in tool_results:
         _collect(result, None, evidence)
