@@ -219,8 +219,10 @@ class Container:
             return configured
         try:
             per_tenant = await any_tenant_uses_llm(self.sessions, self.agent.defaults)
-        except SQLAlchemyError:
-            return configured  # not migrated yet: the readiness check reports it
+        except (SQLAlchemyError, OSError):
+            # Not migrated yet, or not reachable (asyncpg raises OSError itself): start anyway,
+            # not ready; the readiness check reports it.
+            return configured
         if per_tenant and configured < LLM_TURN_CONCURRENCY:
             log.info(
                 "a tenant answers with a model: turns run concurrently",
