@@ -65,10 +65,13 @@ ROUTE_CONFIDENCE = 0.5
 
 
 def route(intent: str, current: str | None, confidence: float = 1.0) -> str:
-    if intent in CONTINUES and current is not None and current in SPECIALIST_PROMPTS:
-        return current
+    # Unsure first: an unsure "no topic of its own" is often a topic the classifier missed
+    # ("quanto custa a toalha?" read as out of scope), which the session's specialist may
+    # lack the tools for; the concierge has them all.
     if confidence < ROUTE_CONFIDENCE:
         return "concierge"
+    if intent in CONTINUES and current is not None and current in SPECIALIST_PROMPTS:
+        return current
     return ROUTES.get(intent, "general")
 
 
