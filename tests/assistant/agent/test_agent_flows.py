@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from atende.assistant.agent.admin import configure_llm
 from atende.audit.models import AdminNotice
 from atende.brazil.money import format_brl
 from atende.conversations.models import Conversation, ConversationEvent
@@ -234,6 +235,20 @@ async def test_that_a_model_failure_ends_in_the_offline_answer(
     (record,) = await records(world.container)
     assert (record.engine, record.fallback_reason) == ("offline", reason)
     assert record.model == "gpt-4o-mini"
+
+
+async def test_that_an_unreachable_provider_is_told_apart_from_a_slow_one(world: World) -> None:
+    # A port nobody listens on: the connection is refused at once.
+    await configure_llm(
+        world.container.sessions,
+        world.container.box,
+        world.tenant_id,
+        {"base_url": "http://127.0.0.1:9/v1"},
+    )
+    reply = await Chat(world, phone="+55 31 90000-0008").say("oi")
+    assert "assistente virtual" in reply
+    (record,) = await records(world.container)
+    assert (record.engine, record.fallback_reason) == ("offline", "provider_unreachable")
 
 
 async def test_that_a_short_retry_after_is_honoured_within_the_turn(world: World) -> None:

@@ -444,9 +444,17 @@ class _AgentTurn:
         # in the wire format), and its lenient Python model construction of the answer: the bytes
         # are validated by pydantic-core instead, and only an answer that does not fit the schema
         # (a provider's own finish_reason…) takes the SDK's lenient path.
-        raw = await client.post(
-            "/chat/completions", cast_to=bytes, body=body, options={"timeout": timeout}
-        )
+        started = time.monotonic()
+        try:
+            raw = await client.post(
+                "/chat/completions", cast_to=bytes, body=body, options={"timeout": timeout}
+            )
+        except openai.APITimeoutError:
+            if time.monotonic() - started < timeout / 2:
+                # The SDK's aiohttp transport reports a refused connection as a timeout, at once:
+                # the audit trail should say what an operator must fix.
+                raise Fallback("provider_unreachable") from None
+            raise
         try:
             return ChatCompletion.model_validate_json(raw)
         except ValidationError:
