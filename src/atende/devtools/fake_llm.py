@@ -83,6 +83,8 @@ class Step:
     headers: Mapping[str, str] | None = None
     #: Never answer (until the fake stops): the client's timeout is what ends the request.
     hang: bool = False
+    #: Answer this text as the body instead of a completion (a broken proxy or provider).
+    raw: str | None = None
 
     @classmethod
     def reply(cls, text: str, **overrides: Any) -> Step:
@@ -389,6 +391,10 @@ class FakeLLM:
         """A tool call whose ``arguments`` is ``raw_arguments`` verbatim (invalid JSON, say)."""
         self.script(Step(tool_calls=(ToolCall(name, raw_arguments),)))
 
+    def garbage(self, body: str = "<html>502 Bad Gateway</html>") -> None:
+        """Answer the next chat completion with 200 and a body that is not a completion."""
+        self.script(Step(raw=body))
+
     def empty(self) -> None:
         """``"content": ""`` and no tool calls, as models sometimes answer."""
         self.script(Step(text=""))
@@ -513,6 +519,8 @@ class FakeLLM:
             if not 200 <= step.status < 300 or step.hang:
                 return await self._answer(step, extra)
             assert chat is not None
+            if step.raw is not None:
+                return await self._answer(step, extra, step.raw)
             return await self._answer(step, extra, self._completion(chat, step))
 
     async def _on_transcription(self, request: web.Request) -> web.StreamResponse:

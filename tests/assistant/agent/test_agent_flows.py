@@ -208,6 +208,10 @@ def _overlong(llm: FakeLLM) -> None:
     llm.text_of_length(5000)
 
 
+def _garbage(llm: FakeLLM) -> None:
+    llm.garbage()
+
+
 def _invented_placeholder(llm: FakeLLM) -> None:
     llm.reply("Olá! Encontrei o cadastro [CPF_7]. Como posso ajudar?")
 
@@ -224,6 +228,7 @@ def _invented_placeholder(llm: FakeLLM) -> None:
         (_empty, "empty_answer"),
         (_overlong, "overlong_answer"),
         (_invented_placeholder, "unknown_placeholder"),
+        (_garbage, "malformed_response"),
     ],
 )
 async def test_that_a_model_failure_ends_in_the_offline_answer(
