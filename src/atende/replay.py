@@ -479,6 +479,7 @@ def _turn(recorded: Recorded, turn: RecordedTurn, text: str, state: Mapping[str,
         new_session=turn.new_session,
         now=turn.at,
         interactive=recorded.channel_kind != "sandbox",
+        contact_id=recorded.conversation.contact_id,
     )
 
 

@@ -89,9 +89,12 @@ class RecallStore:
         model: str,
         vector: np.ndarray,
         exclude_session: str,
+        before: datetime,
         limit: int,
         min_score: float,
     ) -> list[Recalled]:
+        """Memories written before ``before`` (the turn's time: a replayed turn does not see what
+        was said after it) outside ``exclude_session``, best first."""
         query = unit(vector)
         async with self._sessions() as session:
             bind_tenant(session, tenant_id)
@@ -103,6 +106,7 @@ class RecallStore:
                 "model": model,
                 "dims": int(query.shape[0]),
                 "session": exclude_session,
+                "before": before,
                 "min": min_score,
                 "limit": limit,
             }
@@ -129,7 +133,8 @@ class RecallStore:
         statement = text(
             f"SELECT text, created_at, score FROM (SELECT m.text, m.created_at, {score} AS score "  # noqa: S608
             "FROM memories m WHERE m.tenant_id = :tenant AND m.contact_id = :contact "
-            "AND m.model = :model AND m.dims = :dims AND m.session_id <> :session) ranked "
+            "AND m.model = :model AND m.dims = :dims AND m.session_id <> :session "
+            "AND m.created_at < :before) ranked "
             "WHERE score >= :min ORDER BY score DESC LIMIT :limit"
         ).bindparams(bindparam("query", type_=postgresql.ARRAY(REAL())))
         rows = await session.execute(statement, {**params, "query": query.tolist()})
@@ -147,6 +152,7 @@ class RecallStore:
                     Memory.model == params["model"],
                     Memory.dims == params["dims"],
                     Memory.session_id != params["session"],
+                    Memory.created_at < params["before"],
                 )
                 .order_by(Memory.id.desc())
                 .limit(MAX_CANDIDATES)

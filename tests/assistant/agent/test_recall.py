@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +175,7 @@ async def test_search_ranks_one_contacts_memories_of_the_same_model_and_size(
                 )
             )
 
+        written = utcnow()
         memory(maria, "exact", [1.0, 0.0, 0.0, 0.0])
         memory(maria, "close", [0.6, 0.8, 0.0, 0.0])
         memory(maria, "far", [0.3, 0.0, 0.0, math.sqrt(1 - 0.09)])
@@ -186,13 +187,17 @@ async def test_search_ranks_one_contacts_memories_of_the_same_model_and_size(
     store = world.container.agent.recall
     assert store is not None
 
-    async def search(limit: int, min_score: float) -> list[tuple[str, float]]:
+    async def search(
+        limit: int, min_score: float, before: datetime | None = None
+    ) -> list[tuple[str, float]]:
+        before = before or utcnow()
         found = await store.search(
             world.tenant_id,
             maria.contact_id,
             model="m1",
             vector=np.asarray([2.0, 0.0, 0.0, 0.0]),  # not unit: the store normalises it
             exclude_session="now",
+            before=before,
             limit=limit,
             min_score=min_score,
         )
@@ -201,3 +206,5 @@ async def test_search_ranks_one_contacts_memories_of_the_same_model_and_size(
     assert await search(5, 0.0) == [("exact", 1.0), ("close", 0.6), ("far", 0.3)]
     assert await search(2, 0.0) == [("exact", 1.0), ("close", 0.6)]
     assert await search(5, 0.5) == [("exact", 1.0), ("close", 0.6)]
+    # A replayed turn does not see what was remembered after it.
+    assert await search(5, 0.0, before=written) == []

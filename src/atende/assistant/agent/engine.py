@@ -377,6 +377,7 @@ class _AgentTurn:
             model=self.config.embedding_model,
             vector=np.asarray(vector, dtype="<f4"),
             exclude_session=self.turn.session_id,
+            before=self.turn.now,
             limit=self.config.recall_limit,
             min_score=self.config.recall_min_score,
         )
