@@ -253,6 +253,17 @@ def notices(tenant: str, keep_unread: bool) -> None:
     help="Long-term semantic recall of earlier sessions (through the provider's /embeddings).",
 )
 @click.option("--embedding-model", default=None, help="The embeddings model used by recall.")
+@click.option(
+    "--embedding-base-url",
+    default=None,
+    help="Another OpenAI-compatible API for recall's embeddings (default: the chat one).",
+)
+@click.option(
+    "--embedding-api-key-env",
+    default=None,
+    metavar="VAR",
+    help="Read that API's key from this environment variable (stored encrypted).",
+)
 def llm_settings(
     tenant: str,
     base_url: str | None,
@@ -262,6 +273,8 @@ def llm_settings(
     enable: bool | None,
     recall: bool | None,
     embedding_model: str | None,
+    embedding_base_url: str | None,
+    embedding_api_key_env: str | None,
 ) -> None:
     """Show or change the tenant's model settings (no option: show them)."""
     import json
@@ -281,20 +294,32 @@ def llm_settings(
             "enabled": enable,
             "recall": recall,
             "embedding_model": embedding_model,
+            "embedding_base_url": embedding_base_url,
         }.items()
         if value is not None
     }
-    api_key = None
-    if api_key_env is not None:
-        api_key = os.environ.get(api_key_env)
-        if not api_key:
-            raise click.ClickException(f"{api_key_env} is not set")
+
+    def key_from(variable: str | None) -> str | None:
+        if variable is None:
+            return None
+        value = os.environ.get(variable)
+        if not value:
+            raise click.ClickException(f"{variable} is not set")
+        return value
+
+    api_key = key_from(api_key_env)
+    embedding_api_key = key_from(embedding_api_key_env)
     box = load_secret_box(settings)
     current = _with_tenant(
         settings,
         tenant,
         lambda sessions, tenant_id: configure_llm(
-            sessions, box, tenant_id, changes, api_key=api_key
+            sessions,
+            box,
+            tenant_id,
+            changes,
+            api_key=api_key,
+            embedding_api_key=embedding_api_key,
         ),
     )
     click.echo(json.dumps(current, ensure_ascii=False, indent=2))

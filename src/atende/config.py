@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     #: ``/embeddings``); off by default, tenants may turn it on for themselves.
     llm_recall: bool = False
     llm_embedding_model: str = "text-embedding-3-small"
+    #: Embeddings from another provider than the chat (unset: the chat provider and key).
+    llm_embedding_base_url: str | None = None
+    llm_embedding_api_key: SecretStr | None = None
     #: Memories of earlier sessions added to the prompt, and the cosine similarity they need.
     llm_recall_limit: int = Field(default=3, ge=1, le=20)
     llm_recall_min_score: float = Field(default=0.35, ge=-1.0, le=1.0)

@@ -74,6 +74,12 @@ def llm_defaults(settings: Settings) -> LlmConfig:
         monthly_token_budget=settings.llm_monthly_token_budget,
         recall=settings.llm_recall,
         embedding_model=settings.llm_embedding_model,
+        embedding_base_url=settings.llm_embedding_base_url,
+        embedding_api_key=(
+            settings.llm_embedding_api_key.get_secret_value()
+            if settings.llm_embedding_api_key
+            else None
+        ),
         recall_limit=settings.llm_recall_limit,
         recall_min_score=settings.llm_recall_min_score,
     )

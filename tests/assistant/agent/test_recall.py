@@ -18,8 +18,9 @@ from atende.assistant.agent.admin import configure_llm
 from atende.assistant.recall_models import Memory
 from atende.config import Settings
 from atende.conversations.models import Conversation, ConversationEvent
-from atende.devtools.fake_llm import estimate_tokens
+from atende.devtools.fake_llm import FakeLLM, estimate_tokens
 from atende.kit.clock import utcnow
+from atende.tenancy.models import Tenant
 from atende.tenancy.scope import ALL_TENANTS
 from tests.assistant.agent.support import Chat, World, records
 from tests.support import databases
@@ -208,3 +209,28 @@ async def test_search_ranks_one_contacts_memories_of_the_same_model_and_size(
     assert await search(5, 0.5) == [("exact", 1.0), ("close", 0.6)]
     # A replayed turn does not see what was remembered after it.
     assert await search(5, 0.0, before=written) == []
+
+
+async def test_embeddings_can_come_from_another_provider_with_its_own_key(world: World) -> None:
+    async with FakeLLM(api_key="sk-embeddings") as embedder:
+        await configure_llm(
+            world.container.sessions,
+            world.container.box,
+            world.tenant_id,
+            {"embedding_base_url": embedder.base_url},
+            embedding_api_key="sk-embeddings",
+        )
+        world.llm.reply("Oi! Como posso ajudar?")
+
+        await Chat(world).say("a cadeira chegou quebrada")
+
+        assert world.llm.embeddings == []
+        (request,) = embedder.embeddings
+        assert request.status == 200  # the key was right
+        assert request.header("authorization") == "Bearer sk-embeddings"
+    (memory,) = await memories(world)
+    assert memory.text.startswith("Cliente: a cadeira chegou quebrada")
+    async with world.container.sessions() as session:
+        tenant = await session.get(Tenant, world.tenant_id)
+        assert tenant is not None
+        assert "sk-embeddings" not in json.dumps(tenant.settings)  # encrypted at rest

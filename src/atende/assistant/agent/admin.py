@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende.assistant.agent.config import TENANT_KEYS, LlmConfig
+from atende.assistant.agent.config import SECRET_KEYS, TENANT_KEYS, LlmConfig
 from atende.kit.secrets import SecretBox
 from atende.tenancy.models import Tenant
 
@@ -22,6 +22,7 @@ async def configure_llm(
     changes: dict[str, Any],
     *,
     api_key: str | None = None,
+    embedding_api_key: str | None = None,
 ) -> dict[str, Any]:
     """Merge ``changes`` into the tenant's model settings; returns them, the key hidden."""
     unknown = set(changes) - EDITABLE
@@ -34,6 +35,8 @@ async def configure_llm(
         llm = {**dict(settings.get("llm") or {}), **changes}
         if api_key is not None:
             llm["api_key"] = box.encrypt(api_key)
+        if embedding_api_key is not None:
+            llm["embedding_api_key"] = box.encrypt(embedding_api_key)
         settings["llm"] = llm
         tenant.settings = settings
         await session.commit()
@@ -42,7 +45,7 @@ async def configure_llm(
 
 def shown(llm: dict[str, Any]) -> dict[str, Any]:
     """The settings as an admin may see them: the key only as 'set'."""
-    return {k: ("(set)" if k == "api_key" else v) for k, v in sorted(llm.items())}
+    return {k: ("(set)" if k in SECRET_KEYS else v) for k, v in sorted(llm.items())}
 
 
 async def any_tenant_uses_llm(

@@ -29,7 +29,9 @@ PRICES: Mapping[str, tuple[float, float]] = {
 }
 
 
-#: What a tenant may set in ``tenants.settings["llm"]`` besides ``enabled`` and ``api_key``.
+#: The tenant's keys, Fernet-encrypted in ``tenants.settings["llm"]``.
+SECRET_KEYS = ("api_key", "embedding_api_key")
+#: What a tenant may set in ``tenants.settings["llm"]`` besides ``enabled`` and the keys.
 TENANT_KEYS = (
     "base_url",
     "model",
@@ -43,6 +45,7 @@ TENANT_KEYS = (
     "price_in",
     "price_out",
     "recall",
+    "embedding_base_url",
     "embedding_model",
     "recall_limit",
     "recall_min_score",
@@ -68,6 +71,9 @@ class LlmConfig:
     price_out: float | None = None
     #: Long-term semantic recall through the provider's ``/embeddings`` (``assistant.recall``).
     recall: bool = False
+    #: Unset: the chat provider (``base_url`` and ``api_key``) serves the embeddings too.
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = None
     embedding_model: str = "text-embedding-3-small"
     recall_limit: int = 3
     recall_min_score: float = 0.35
@@ -75,6 +81,12 @@ class LlmConfig:
     @property
     def enabled(self) -> bool:
         return bool(self.base_url and self.model)
+
+    def embeddings(self) -> LlmConfig:
+        """Where recall's embeddings go: their own provider when set, else the chat one."""
+        if not self.embedding_base_url:
+            return self
+        return replace(self, base_url=self.embedding_base_url, api_key=self.embedding_api_key)
 
     def cost(self, tokens_in: int, tokens_out: int, embedding_tokens: int = 0) -> float:
         default_in, default_out = PRICES.get(self.model or "", (0.0, 0.0))
@@ -92,6 +104,7 @@ class LlmConfig:
         if own.get("enabled") is False:
             return replace(self, base_url=None, model=None)
         changes: dict[str, Any] = {key: own[key] for key in TENANT_KEYS if key in own}
-        if own.get("api_key"):
-            changes["api_key"] = box.decrypt(str(own["api_key"]))
+        for secret in SECRET_KEYS:
+            if own.get(secret):
+                changes[secret] = box.decrypt(str(own[secret]))
         return replace(self, **changes) if changes else self

@@ -354,7 +354,7 @@ class _AgentTurn:
         timeout = min(RECALL_TIMEOUT_SECONDS, self.deadline - time.monotonic() - 1.0)
         if timeout <= 0:
             return []
-        client = self.engine.client(self.config)
+        client = self.engine.client(self.config.embeddings())
         try:
             response = await client.embeddings.create(
                 model=self.config.embedding_model, input=neutral(user), timeout=timeout
