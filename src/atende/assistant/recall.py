@@ -12,13 +12,15 @@ contact's few hundred turns, narrowed by an ordinary index, and an approximate i
 HNSW, sqlite-vec's vec0 partitions) would add nothing but post-filtering surprises at that size.
 Where the ranking runs:
 
-- PostgreSQL with the ``vector`` extension (pgvector): in SQL, ``real[]`` cast to ``vector`` and
-  ranked with ``<=>``;
-- PostgreSQL without it (Debian 12's packages have no pgvector for PostgreSQL 15): in SQL too, a
-  dot product over ``unnest`` (vectors are stored at unit length, so it is the cosine);
-- SQLite: the candidates' float32 blobs ranked with numpy. sqlite-vec's distance functions would do
-  the same brute-force scan, but loading it needs ``sqlite3.enable_load_extension``, which many
-  CPython builds (this project's CI Python among them) are compiled without.
+- PostgreSQL with the ``vector`` extension (pgvector) when the migration ran: in SQL, with
+  ``<=>`` on ``embedding_v``, a ``vector`` column generated from the ``real[]`` one;
+- otherwise (SQLite; PostgreSQL without pgvector, as Debian 12's PostgreSQL 15): the candidates'
+  vectors ranked with numpy in this process (vectors are stored at unit length, so a dot product
+  is the cosine). Measured, a dot product in plain SQL over ``unnest`` was 30 times slower than
+  fetching the vectors (docs/benchmarks.md, recall). sqlite-vec's distance functions would do
+  numpy's brute-force scan inside SQLite, but loading it needs
+  ``sqlite3.enable_load_extension``, which many CPython builds (this project's CI Python among
+  them) are compiled without.
 """
 
 from __future__ import annotations
@@ -43,8 +45,11 @@ log = get_logger(__name__)
 
 #: Memories longer than this are cut: recall reminds the model, it does not replay transcripts.
 MAX_MEMORY_CHARS = 600
-#: On SQLite, the newest memories of a contact that are ranked (a bound on the bytes read).
-MAX_CANDIDATES = 2000
+#: Without pgvector, the newest memories of a contact that are ranked: a bound on what each turn
+#: reads (measured: 500 vectors of 1,536 dimensions cost about 5 ms on SQLite and 70 ms on
+#: PostgreSQL, where asyncpg decodes each ``real[]`` into Python floats). Older turns are not
+#: recalled there; with pgvector every memory is.
+MAX_CANDIDATES = 500
 
 # ``[CPF_1]`` means one value in one session only; a memory read in another session must not
 # point at whatever ``[CPF_1]`` means there, so placeholders are kept without their number.
@@ -78,7 +83,7 @@ class RecallStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        #: "pgvector", "sql" or "numpy", found on first use.
+        #: "pgvector" or "numpy", found on first use.
         self.ranker: str | None = None
 
     async def search(
@@ -112,27 +117,29 @@ class RecallStore:
             }
             if ranker == "numpy":
                 return await self._numpy(session, query, params)
-            return await self._sql(session, ranker, query, params)
+            return await self._pgvector(session, query, params)
 
     @staticmethod
     async def _ranker(session: AsyncSession) -> str:
         if session.get_bind().dialect.name != "postgresql":
             return "numpy"
-        found = await session.scalar(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'"))
-        return "pgvector" if found else "sql"
+        found = await session.scalar(
+            text(
+                "SELECT 1 FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'memories' "
+                "AND column_name = 'embedding_v'"
+            )
+        )
+        return "pgvector" if found else "numpy"
 
     @staticmethod
-    async def _sql(
-        session: AsyncSession, ranker: str, query: np.ndarray, params: dict[str, Any]
+    async def _pgvector(
+        session: AsyncSession, query: np.ndarray, params: dict[str, Any]
     ) -> list[Recalled]:
-        score = (
-            "1 - (m.embedding::vector <=> CAST(:query AS real[])::vector)"
-            if ranker == "pgvector"
-            else "(SELECT sum(a * b) FROM unnest(m.embedding, CAST(:query AS real[])) AS t(a, b))"
-        )
         statement = text(
-            f"SELECT text, created_at, score FROM (SELECT m.text, m.created_at, {score} AS score "  # noqa: S608
-            "FROM memories m WHERE m.tenant_id = :tenant AND m.contact_id = :contact "
+            "SELECT text, created_at, score FROM (SELECT m.text, m.created_at, "
+            "1 - (m.embedding_v <=> CAST(:query AS real[])::vector) AS score FROM memories m "
+            "WHERE m.tenant_id = :tenant AND m.contact_id = :contact "
             "AND m.model = :model AND m.dims = :dims AND m.session_id <> :session "
             "AND m.created_at < :before) ranked "
             "WHERE score >= :min ORDER BY score DESC LIMIT :limit"

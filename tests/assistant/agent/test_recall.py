@@ -1,7 +1,7 @@
-"""Long-term semantic recall, end to end on all three rankers: SQLite (numpy), PostgreSQL
-without pgvector (plain SQL) and PostgreSQL with pgvector, through the real embeddings client
-against the fake provider's ``/embeddings`` (a hashed bag of words: texts sharing words are
-close)."""
+"""Long-term semantic recall, end to end on three databases: SQLite and PostgreSQL without
+pgvector (ranked with numpy) and PostgreSQL with pgvector (ranked in SQL), through the real
+embeddings client against the fake provider's ``/embeddings`` (a hashed bag of words: texts
+sharing words are close)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from atende.tenancy.scope import ALL_TENANTS
 from tests.assistant.agent.support import Chat, World, records
 from tests.support import databases
 
-RANKERS = {"sqlite": "numpy", "postgresql": "sql", "pgvector": "pgvector"}
+RANKERS = {"sqlite": "numpy", "postgresql": "numpy", "pgvector": "pgvector"}
 CPF = "529.982.247-25"
 
 
