@@ -614,7 +614,9 @@ async def test_demo_quotes_the_tool_result_verbatim(
         tools=DEMO_TOOLS,
     )
 
-    assert completion.choices[0].message.content == f"Aqui está: {result}"
+    assert completion.choices[0].message.content == (
+        "Aqui está:\nlinha_digitavel: 34191.79001 01043.510047 91020.150008 1 96610000015000"
+    )
 
 
 async def test_demo_routes_with_a_json_schema(client: openai.AsyncOpenAI, llm: FakeLLM) -> None:
@@ -705,3 +707,46 @@ async def test_standalone_serves_the_demo_behaviour() -> None:
     assert call.function.name == "identify_customer"
     assert json.loads(call.function.arguments) == {"document": "[CPF_1]"}
     assert returncode == 0
+
+
+async def test_demo_calls_the_topics_tool_after_identifying_then_quotes_readably(
+    client: openai.AsyncOpenAI, llm: FakeLLM
+) -> None:
+    llm.responder = demo_responder
+
+    def called(name: str, arguments: str, result: str) -> list[Any]:
+        return [
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{name}",
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": f"call_{name}", "content": result},
+        ]
+
+    conversation = [
+        *user("2a via do boleto, cpf [CPF_1]"),
+        *called("identify_customer", '{"document": "[CPF_1]"}', '{"status": "verified"}'),
+    ]
+    then = await client.chat.completions.create(
+        model=MODEL, messages=conversation, tools=DEMO_TOOLS
+    )
+    (call,) = then.choices[0].message.tool_calls or []
+    assert call.function.name == "get_titulo_second_copy"
+    assert json.loads(call.function.arguments) == {"document": "[CPF_1]"}
+
+    titulos = '{"titulos": [{"id": "TIT-1", "amount_cents": 1234567, "due_date": null}]}'
+    conversation += called("get_titulo_second_copy", call.function.arguments, titulos)
+    answer = await client.chat.completions.create(
+        model=MODEL, messages=conversation, tools=DEMO_TOOLS
+    )
+
+    assert answer.choices[0].message.content == (
+        "Aqui está:\ntitulos:\n• id: TIT-1, amount: R$ 12.345,67"
+    )

@@ -938,7 +938,7 @@ _ROUTE_HINTS: dict[str, tuple[str, ...]] = {
     "general": ("general", "geral", "faq", "outro", "other"),
 }
 _GREETING = "Olá! Sou o assistente virtual de demonstração. Como posso ajudar?"
-_MAX_QUOTE = 300
+_MAX_QUOTE = 1000
 
 
 def demo_responder(request: ChatRequest) -> Step:
@@ -948,27 +948,86 @@ def demo_responder(request: ChatRequest) -> Step:
     "especialista" without tools) get JSON naming an intent. A customer message with tools on
     offer calls the first matching tool: a CPF/CNPJ (or a placeholder like ``[CPF_1]``) calls the
     identify tool with it as ``document``; otherwise keywords pick handoff, billing, orders or
-    stock. Tool results are quoted back verbatim. Anything else gets a greeting.
+    stock. After a tool result, the tool of the message's topic is called next if it was not yet
+    (identified, then the boleto list); then the results are quoted back, one field a line,
+    values verbatim (amounts in ``*_cents`` fields as reais). Anything else gets a greeting.
     """
     routed = _route(request)
     if routed is not None:
         return routed
     last = request.last_message or {}
     if last.get("role") == "tool":
+        follow = _follow_up(request)
+        if follow is not None:
+            return Step(tool_calls=(follow,))
         results: list[str] = []
         for message in reversed(request.messages):
             if message.get("role") != "tool":
                 break
-            results.insert(0, _content_text(message.get("content")))
+            results.insert(0, _readable(_content_text(message.get("content"))))
         quoted = "\n".join(results)
         if len(quoted) > _MAX_QUOTE:
             quoted = quoted[:_MAX_QUOTE] + "…"
-        return Step(text=f"Aqui está: {quoted}")
+        if quoted.startswith("error:"):
+            return Step(text=f"Desculpe, não consegui consultar agora.\n{quoted}")
+        return Step(text=f"Aqui está:\n{quoted}")
     if last.get("role") == "user" and request.tools and request.body.get("tool_choice") != "none":
         call = _pick_tool(request, _content_text(last.get("content")))
         if call is not None:
             return Step(tool_calls=(call,))
     return Step(text=_GREETING)
+
+
+def _follow_up(request: ChatRequest) -> ToolCall | None:
+    """The tool of the customer's topic, when this turn has not called it yet."""
+    called: set[str] = set()
+    for message in reversed(request.messages):
+        if message.get("role") == "user":
+            break
+        for call in message.get("tool_calls") or []:
+            function = (call.get("function") if isinstance(call, dict) else None) or {}
+            called.add(str(function.get("name", "")))
+    text = request.last_user_text
+    normalized = _normalize(text)
+    for name, _, hints in _INTENTS:
+        if _SAYS[name].search(normalized):
+            tool = _find_tool(request.tools, hints)
+            if tool is None or _tool_name(tool) in called:
+                return None
+            found = _DOCUMENT.search(text)
+            return ToolCall(_tool_name(tool), _arguments(tool, text, found and found.group(0)))
+    return None
+
+
+def _readable(content: str) -> str:
+    """A tool's JSON result as a person would skim it: one field a line, lists as bullets."""
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return content
+    if not isinstance(value, dict):
+        return content
+    lines: list[str] = []
+    for key, item in value.items():
+        if isinstance(item, list):
+            lines.append(f"{key}:")
+            lines += [f"• {_fields(entry) if isinstance(entry, dict) else entry}" for entry in item]
+        elif isinstance(item, dict):
+            lines.append(f"{key}: {_fields(item)}")
+        elif item is not None:
+            lines.append(_field(key, item))
+    return "\n".join(lines)
+
+
+def _fields(entry: dict[str, Any]) -> str:
+    return ", ".join(_field(k, v) for k, v in entry.items() if v is not None)
+
+
+def _field(key: str, value: Any) -> str:
+    if key.endswith("_cents") and isinstance(value, int) and not isinstance(value, bool):
+        reais, cents = divmod(value, 100)
+        return f"{key.removesuffix('_cents')}: R$ {reais:,}".replace(",", ".") + f",{cents:02d}"
+    return f"{key}: {value}"
 
 
 def _normalize(text: str) -> str:
@@ -1040,6 +1099,12 @@ def _arguments(tool: dict[str, Any], text: str, document: str | None) -> dict[st
             arguments[name] = spec["enum"][0]
         else:
             arguments[name] = text.strip()
+    # A free-text search field, optional or not, gets the customer's last long word ("qual o
+    # preço da camiseta?" searches "camiseta"): crude, as everything here.
+    words = re.findall(r"[^\W\d_]{4,}", text)
+    for name in properties:
+        if name not in arguments and name.lower() in ("query", "q", "search", "busca", "texto"):
+            arguments[name] = words[-1] if words else text.strip()
     return arguments
 
 
