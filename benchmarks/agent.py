@@ -45,7 +45,7 @@ import aiohttp
 import openai
 from aiohttp import web
 from openai.types.chat import ChatCompletion
-from sections import BENCHMARKS_MD, write_section
+from sections import BENCHMARKS_MD, cpu_model, write_section
 
 from atende.assistant.agent.grounding import check_grounding
 from atende.assistant.agent.privacy import Redactor
@@ -698,16 +698,6 @@ async def measure_throughput(
 # -- the report ----------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def pct(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0..1), nearest rank; NaN for no values."""
     if not values:
@@ -745,7 +735,7 @@ def report(results: Results, args: argparse.Namespace) -> str:
     lines = [
         "# The LLM agent (`benchmarks/agent.py`)",
         "",
-        f"- **Date**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; **machine**: {_cpu_model()}, "
+        f"- **Date**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; **machine**: {cpu_model()}, "
         f"{os.cpu_count()} cores; Python {platform.python_version()}, openai "
         f"{openai.__version__} on `openai.DefaultAioHttpClient()` (aiohttp {aiohttp.__version__})",
         f"- **Command**: {command}",

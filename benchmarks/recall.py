@@ -31,7 +31,7 @@ from pathlib import Path
 
 import asyncpg
 import numpy as np
-from sections import write_section
+from sections import cpu_model, write_section
 from sqlalchemy import insert, select
 
 from atende.assistant.recall import MAX_CANDIDATES, RecallStore, unit
@@ -162,7 +162,7 @@ def render(rows: Sequence[tuple[str, str, int, list[float]]], skipped: Sequence[
     lines = [
         "## Long-term recall (`benchmarks/recall.py`)",
         "",
-        f"- **Date**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; **machine**: {_cpu_model()}, "
+        f"- **Date**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; **machine**: {cpu_model()}, "
         f"{os.cpu_count()} cores; Python {platform.python_version()}",
         "- **Command**: `.venv/bin/python benchmarks/recall.py`",
         f"- **Method**: `RecallStore.search` for one contact with N memories ({DIMS} dimensions, "
@@ -193,16 +193,6 @@ def render(rows: Sequence[tuple[str, str, int, list[float]]], skipped: Sequence[
         "1,000, against 13 ms with the stored `vector` column).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

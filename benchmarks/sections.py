@@ -7,6 +7,7 @@ Headings are demoted one level so every report sits under the page's single titl
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 
@@ -36,3 +37,14 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+
+
+def cpu_model() -> str:
+    """The processor's name, for the machine line of a report."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

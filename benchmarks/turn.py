@@ -23,7 +23,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sections import BENCHMARKS_MD, write_section
+from sections import BENCHMARKS_MD, cpu_model, write_section
 
 from atende.config import Environment, Settings
 from atende.demo import seed_demo
@@ -36,16 +36,6 @@ STEPS = [
     ("escolha (2ª via, PDF, PIX)", "2"),
     ("estoque", "vcs tem camiseta?"),
 ]
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 async def measure(rounds: int) -> dict[str, list[float]]:
@@ -111,7 +101,7 @@ def report(timings: dict[str, list[float]], rounds: int) -> str:
     lines = [
         "# Whole turns against the demo ERP (`benchmarks/turn.py`)",
         "",
-        f"- **Date**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; **machine**: {_cpu_model()}, "
+        f"- **Date**: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; **machine**: {cpu_model()}, "
         f"{os.cpu_count()} cores; Python {platform.python_version()}",
         f"- **Command**: `.venv/bin/python benchmarks/turn.py --rounds {rounds}`",
         "- **Method**: in-process, SQLite, burst window 0, one customer at a time; from the "
