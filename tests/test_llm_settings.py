@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from atende.assistant.agent.admin import configure_llm
 from atende.config import LLM_TURN_CONCURRENCY, Environment, Settings
 from atende.demo import seed_demo
 from atende.ingest.service import TURN
+from atende.kit.secrets import SecretBox
 from atende.main import Container
 from atende.tenancy.models import Tenant
 from tests.support.process import env_for, run
@@ -94,5 +96,27 @@ async def test_that_a_model_configured_per_tenant_lets_sqlite_run_turns_concurre
         assert [w.concurrency for w in container.workers if w.kind == TURN] == [
             LLM_TURN_CONCURRENCY
         ]
+    finally:
+        await container.aclose()
+
+
+async def test_that_a_key_encrypted_with_another_secret_does_not_stop_the_workers(
+    settings: Settings,
+) -> None:
+    plain = settings.model_copy(update={"worker_concurrency": None})
+    container = Container(plain)
+    try:
+        tenant_id = await seed_demo(container.sessions, container.box, plain)
+        other = SecretBox(Fernet.generate_key())
+        await configure_llm(
+            container.sessions,
+            other,
+            tenant_id,
+            {"base_url": "http://127.0.0.1:9/v1", "model": "gpt-4o-mini"},
+            api_key="sk-other",
+        )
+        await container.start_workers(recover_pending=False)
+        expected = 1 if plain.is_sqlite else 64
+        assert [w.concurrency for w in container.workers if w.kind == TURN] == [expected]
     finally:
         await container.aclose()

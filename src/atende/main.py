@@ -42,7 +42,7 @@ from atende.kit.db import create_engine, session_factory
 from atende.kit.logging import get_logger
 from atende.kit.notify import MemoryNotifier
 from atende.kit.priority import IngestFirst
-from atende.kit.secrets import load_secret_box
+from atende.kit.secrets import SecretUnreadable, load_secret_box
 from atende.outbox.sender import OutboxSender, SendSettings
 from atende.outbox.service import SEND
 from atende.pipeline import SWEEP_LIMIT, mark_in_doubt, recover
@@ -224,10 +224,15 @@ class Container:
         if self.settings.worker_concurrency or self.settings.llm_enabled:
             return configured
         try:
-            per_tenant = await any_tenant_uses_llm(self.sessions, self.agent.defaults)
+            per_tenant = await any_tenant_uses_llm(self.sessions, self.agent.defaults, self.box)
         except (SQLAlchemyError, OSError):
             # Not migrated yet, or not reachable (asyncpg raises OSError itself): start anyway,
             # not ready; the readiness check reports it.
+            return configured
+        except SecretUnreadable:
+            # A tenant's key encrypted with another ATENDE_SECRET_KEY: its turns will say so;
+            # the other tenants must still be served.
+            log.warning("a tenant's model settings cannot be decrypted")
             return configured
         if per_tenant and configured < LLM_TURN_CONCURRENCY:
             log.info(

@@ -10,6 +10,10 @@ from cryptography.fernet import Fernet, InvalidToken
 from atende.config import Environment, Settings
 
 
+class SecretUnreadable(RuntimeError):
+    """A stored secret was encrypted with another key than ``ATENDE_SECRET_KEY``."""
+
+
 class SecretBox:
     def __init__(self, key: bytes) -> None:
         self._fernet = Fernet(key)
@@ -23,7 +27,7 @@ class SecretBox:
             plain: bytes = self._fernet.decrypt(token.encode())
             return plain.decode()
         except InvalidToken as exc:  # pragma: no cover - key rotation mistakes only
-            raise RuntimeError(
+            raise SecretUnreadable(
                 "a channel secret cannot be decrypted with ATENDE_SECRET_KEY"
             ) from exc
 

@@ -49,15 +49,9 @@ def shown(llm: dict[str, Any]) -> dict[str, Any]:
 
 
 async def any_tenant_uses_llm(
-    sessions: async_sessionmaker[AsyncSession], defaults: LlmConfig
+    sessions: async_sessionmaker[AsyncSession], defaults: LlmConfig, box: SecretBox
 ) -> bool:
     """Whether some tenant's turns go to a model (its own settings over the process's)."""
     async with sessions() as session:
         rows = await session.scalars(select(Tenant.settings))
-        for settings in rows:
-            own = dict((settings or {}).get("llm") or {})
-            if own.get("enabled") is False:
-                continue
-            if (own.get("base_url") or defaults.base_url) and (own.get("model") or defaults.model):
-                return True
-    return False
+        return any(defaults.for_tenant(settings or {}, box).enabled for settings in rows)
