@@ -36,12 +36,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.assistant.recall_models import Memory
-from atende.kit.logging import get_logger
 from atende.tenancy.scope import bind_tenant
 
 __all__ = ["RecallStore", "Recalled", "memory_text", "neutral", "unit"]
-
-log = get_logger(__name__)
 
 #: Memories longer than this are cut: recall reminds the model, it does not replay transcripts.
 MAX_MEMORY_CHARS = 600
