@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
@@ -70,21 +71,33 @@ async def test_that_a_tenants_model_is_configured_with_an_encrypted_key(
     assert disabled["enabled"] is False
 
 
+@pytest.fixture
+def without_concurrency(settings: Settings) -> Settings:
+    """No ATENDE_WORKER_CONCURRENCY: the process decides how many turns run at once."""
+    return settings.model_copy(update={"worker_concurrency": None})
+
+
+def turn_concurrency(container: Container) -> list[int]:
+    return [w.concurrency for w in container.workers if w.kind == TURN]
+
+
+def offline_concurrency(settings: Settings) -> int:
+    return 1 if settings.is_sqlite else 64
+
+
 async def test_that_a_model_configured_per_tenant_lets_sqlite_run_turns_concurrently(
-    settings: Settings,
+    without_concurrency: Settings,
 ) -> None:
     # No model in the environment: on SQLite the offline engine's turns run one at a time…
-    plain = settings.model_copy(update={"worker_concurrency": None})
-    container = Container(plain)
+    container = Container(without_concurrency)
     try:
-        tenant_id = await seed_demo(container.sessions, container.box, plain)
+        tenant_id = await seed_demo(container.sessions, container.box, without_concurrency)
         await container.start_workers(recover_pending=False)
-        expected = 1 if plain.is_sqlite else 64
-        assert [w.concurrency for w in container.workers if w.kind == TURN] == [expected]
+        assert turn_concurrency(container) == [offline_concurrency(without_concurrency)]
     finally:
         await container.aclose()
     # …but once a tenant answers with a model, its turns mostly wait on the network.
-    container = Container(plain)
+    container = Container(without_concurrency)
     try:
         await configure_llm(
             container.sessions,
@@ -93,30 +106,25 @@ async def test_that_a_model_configured_per_tenant_lets_sqlite_run_turns_concurre
             {"base_url": "http://127.0.0.1:9/v1", "model": "gpt-4o-mini"},
         )
         await container.start_workers(recover_pending=False)
-        assert [w.concurrency for w in container.workers if w.kind == TURN] == [
-            LLM_TURN_CONCURRENCY
-        ]
+        assert turn_concurrency(container) == [LLM_TURN_CONCURRENCY]
     finally:
         await container.aclose()
 
 
 async def test_that_a_key_encrypted_with_another_secret_does_not_stop_the_workers(
-    settings: Settings,
+    without_concurrency: Settings,
 ) -> None:
-    plain = settings.model_copy(update={"worker_concurrency": None})
-    container = Container(plain)
+    container = Container(without_concurrency)
     try:
-        tenant_id = await seed_demo(container.sessions, container.box, plain)
-        other = SecretBox(Fernet.generate_key())
+        tenant_id = await seed_demo(container.sessions, container.box, without_concurrency)
         await configure_llm(
             container.sessions,
-            other,
+            SecretBox(Fernet.generate_key()),
             tenant_id,
             {"base_url": "http://127.0.0.1:9/v1", "model": "gpt-4o-mini"},
             api_key="sk-other",
         )
         await container.start_workers(recover_pending=False)
-        expected = 1 if plain.is_sqlite else 64
-        assert [w.concurrency for w in container.workers if w.kind == TURN] == [expected]
+        assert turn_concurrency(container) == [offline_concurrency(without_concurrency)]
     finally:
         await container.aclose()
