@@ -54,7 +54,19 @@ def _with_tenant(settings: Settings, slug: str, work: Callable[[Any, str], Await
 
 
 def _settings() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        # One line per setting, named as the operator wrote it, instead of pydantic's report.
+        raise click.ClickException(
+            "; ".join(
+                f"ATENDE_{'_'.join(str(p) for p in e['loc']).upper()}: "
+                + str(e["msg"]).removeprefix("Value error, ")
+                for e in error.errors()
+            )
+        ) from None
 
 
 def _logging(settings: Settings, *, quiet: bool = False) -> None:
