@@ -156,6 +156,32 @@ async def test_that_the_same_idempotency_key_never_creates_two_orders(
     assert missing_key.status_code == 400
 
 
+async def test_that_a_reused_idempotency_key_with_another_order_is_a_422_naming_the_difference(
+    api: httpx.AsyncClient,
+) -> None:
+    order = {"doc": MARIA, "items": [{"sku": "CAM-001", "quantity": 2}]}
+    headers = {"Idempotency-Key": "turn-456-order-1"}
+    first = await api.post("/api/v1/vendas/pedido", json=order, headers=headers)
+    other = {**order, "items": [{"sku": "CAM-001", "quantity": 5}]}
+    reused = await api.post("/api/v1/vendas/pedido", json=other, headers=headers)
+    # The same order with the document written another way is the same request.
+    same = await api.post(
+        "/api/v1/vendas/pedido", json={**order, "doc": "52998224725"}, headers=headers
+    )
+    assert first.status_code == 201
+    assert reused.status_code == 422
+    assert reused.headers["content-type"] == "application/problem+json"
+    problem = reused.json()
+    assert problem["reason"] == "idempotency_key_reused"
+    assert problem["fields"] == ["items"]
+    assert "Idempotency-Key já foi usada em outro pedido" in problem["detail"]
+    assert "campo diferente: items" in problem["detail"]
+    assert same.status_code == 201
+    assert same.json()["order_id"] == first.json()["order_id"]
+    stock = await api.get("/api/v1/vendas/estoque", params={"sku": "CAM-001"})
+    assert stock.json()[0]["stock"] == 23  # 25 in the seed, reserved once
+
+
 async def test_that_the_business_api_is_in_the_openapi_schema(api: httpx.AsyncClient) -> None:
     paths = (await api.get("/openapi.json")).json()["paths"]
     assert {
