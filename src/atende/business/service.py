@@ -11,6 +11,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from atende.brazil.documents import check_document
 from atende.business.errors import (
+    ErpBadAnswer,
     ErpUnavailable,
     InvalidBusinessRequest,
     InvalidDocument,
@@ -19,6 +20,7 @@ from atende.business.errors import (
 from atende.business.links import PdfGrant, open_pdf_link, seal_pdf_link
 from atende.business.registry import ConnectorRegistry
 from atende.connectors.port import (
+    ConnectorError,
     ConnectorUnavailable,
     Customer,
     InvalidRequest,
@@ -33,11 +35,14 @@ from atende.connectors.port import (
 )
 from atende.deferred.models import DeferredRequest, DeferredStatus
 from atende.deferred.orders import OrderLedger
-from atende.kit.errors import BadRequest
+from atende.kit.errors import AtendeError, BadRequest
 from atende.kit.errors import NotFound as NotFoundError
+from atende.kit.logging import get_logger
 from atende.kit.secrets import SecretBox
 
 T = TypeVar("T")
+
+log = get_logger(__name__)
 
 
 @runtime_checkable
@@ -59,7 +64,7 @@ async def _call(call: Awaitable[T]) -> T:
     try:
         return await call
     except NotFound as error:
-        raise NotFoundError(str(error) or "not found") from None
+        raise NotFoundError(str(error) or "não encontrado") from None
     except Refused as error:
         raise RefusedByBusiness(error.reason) from None
     except InvalidRequest as error:
@@ -67,6 +72,14 @@ async def _call(call: Awaitable[T]) -> T:
     except ConnectorUnavailable as error:
         raise ErpUnavailable(
             "o sistema da empresa não respondeu; tente novamente em instantes"
+        ) from error
+    except ConnectorError as error:
+        if isinstance(error, AtendeError):  # a misconfiguration carries its own status and words
+            raise
+        # The connector's own words are about the wire (a malformed answer, a status): no PII.
+        log.warning("erp answered outside its contract", error=str(error))
+        raise ErpBadAnswer(
+            "o sistema da empresa deu uma resposta inesperada; tente novamente mais tarde"
         ) from error
 
 
@@ -103,11 +116,11 @@ class BusinessService:
         """The PDF behind a sealed link, after checking the título is still the customer's."""
         grant = open_pdf_link(self._box, seal)
         if grant is None:
-            raise NotFoundError("this link is invalid or expired")
+            raise NotFoundError("este link é inválido ou expirou")
         erp = await self._registry.erp(grant.tenant_id)
         titulos = await _call(erp.open_titulos(grant.document))
         if grant.titulo_id not in {t.id for t in titulos} or not isinstance(erp.inner, PdfSource):
-            raise NotFoundError("this boleto is no longer open")
+            raise NotFoundError("este boleto não está mais em aberto")
         return await _call(erp.inner.render_pdf(grant.titulo_id))
 
     async def orders(self, tenant_id: str, doc: str, days: int) -> list[Order]:
@@ -121,7 +134,7 @@ class BusinessService:
             return [await _call(erp.get_product(sku.strip().upper()))]
         if query and query.strip():
             return await _call(erp.search_products(query.strip()))
-        raise BadRequest("give a sku or a search query (q)")
+        raise BadRequest("informe o código do produto (sku) ou um termo de busca (q)")
 
     async def place_order(
         self, tenant_id: str, request: OrderRequest, idempotency_key: str
@@ -135,7 +148,7 @@ class BusinessService:
     async def order_status(self, tenant_id: str, idempotency_key: str) -> DeferredRequest:
         row = await self._orders.find(tenant_id, idempotency_key)
         if row is None:
-            raise NotFoundError("no order was posted with this Idempotency-Key")
+            raise NotFoundError("nenhum pedido foi enviado com esta Idempotency-Key")
         return row
 
 
