@@ -71,7 +71,7 @@ from atende.assistant.port import (
     Turn,
 )
 from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
 from atende.assistant.tools.verification import Challenge, verified_document
 from atende.business.registry import ConnectorRegistry
 from atende.channels.types import TextContent
@@ -126,6 +126,7 @@ class AgentEngine:
         budget: TokenBudget,
         client_factory: Callable[[LlmConfig], AsyncOpenAI] | None = None,
         recall: RecallStore | None = None,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self.fallback = fallback
         self._nlu = nlu
@@ -137,6 +138,7 @@ class AgentEngine:
         self.budget = budget
         self._client_factory = client_factory or _default_client
         self.recall = recall
+        self.pdf_links = pdf_links
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
 
     async def aclose(self) -> None:
@@ -499,6 +501,7 @@ class _AgentTurn:
                     state=self.state,
                     challenge=self._challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools

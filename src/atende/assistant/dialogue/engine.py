@@ -40,7 +40,7 @@ from atende.assistant.port import (
     ToolCallRecord,
     Turn,
 )
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ConfirmOrder,
@@ -103,11 +103,13 @@ class DialogueEngine:
         registry: ConnectorRegistry,
         profiles: TenantProfiles,
         faq: FaqIndex,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self._nlu = nlu
         self._registry = registry
         self._profiles = profiles
         self._faq = faq
+        self.pdf_links = pdf_links
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         profile = await self._profiles.get(turn.tenant_id)
@@ -154,6 +156,7 @@ class _Conversation:
                     state=self.state,
                     challenge=challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools
