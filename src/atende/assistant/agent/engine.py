@@ -163,8 +163,8 @@ class AgentEngine:
             # kept it, it resumes it), or nothing to read (an untranscribed voice note).
             return await self.fallback.reply(turn)
         started = time.perf_counter()
-        if await self.budget.exceeded(turn.tenant_id, config):
-            return await self._fall_back(turn, _Attempt(config), "token_budget", started)
+        if (notice := await self.budget.spent(turn.tenant_id, config)) is not None:
+            return [notice, *await self._fall_back(turn, _Attempt(config), "token_budget", started)]
         # Inline: about 0.1 ms a message (FastScorer); a thread hop would cost more than that,
         # and under load each hop waits for the GIL the busy loop holds.
         understanding = self._nlu.understand(turn.text[-2000:])
