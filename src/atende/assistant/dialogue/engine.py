@@ -40,7 +40,7 @@ from atende.assistant.port import (
     ToolCallRecord,
     Turn,
 )
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ConfirmOrder,
@@ -56,7 +56,6 @@ from atende.assistant.tools.verification import Challenge
 from atende.assistant.voice import VOICE_FALLBACK_REPLY
 from atende.brazil.documents import DocumentProblem
 from atende.brazil.money import format_brl
-from atende.business.registry import ConnectorRegistry
 from atende.channels.types import (
     Button,
     ButtonsContent,
@@ -67,6 +66,7 @@ from atende.channels.types import (
     OutboundContent,
     TextContent,
 )
+from atende.connectors.port import ConnectorResolver
 from atende.kit.errors import AtendeError
 from atende.tenancy.profiles import TenantProfiles
 
@@ -100,14 +100,16 @@ class DialogueEngine:
         self,
         *,
         nlu: Nlu,
-        registry: ConnectorRegistry,
+        registry: ConnectorResolver,
         profiles: TenantProfiles,
         faq: FaqIndex,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self._nlu = nlu
         self._registry = registry
         self._profiles = profiles
         self._faq = faq
+        self.pdf_links = pdf_links
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         profile = await self._profiles.get(turn.tenant_id)
@@ -154,6 +156,7 @@ class _Conversation:
                     state=self.state,
                     challenge=challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools
