@@ -311,6 +311,7 @@ class _Conversation:
             self.actions.append(OptOut())
             self.say(self.replies.text("opt_out"))
             return
+        nlu = _order_number_means_status(nlu)
         awaiting = self.state.get("awaiting")
         if awaiting == "challenge" and not _entity(nlu, "cpf", "cnpj"):
             await self._answer_challenge(self.turn.text[:100])
@@ -611,6 +612,20 @@ def _product_words(text: str) -> str | None:
     words = _PRODUCT_FILLER.sub(" ", re.sub(r"[^\w\s]", " ", unidecode(text).lower()))
     query = " ".join(words.split())
     return query or None
+
+
+#: Intents an order number may come with; with any other, the number is the request itself.
+_ORDER_NUMBER_INTENTS = frozenset(
+    {"order_status", "delivery_tracking", "invoice_copy", "open_invoices", "human_handoff"}
+)
+
+
+def _order_number_means_status(nlu: Understanding) -> Understanding:
+    """ "#5001" or "pedido n° 5001" alone: the classifier may read an order (or a "no") in so
+    few words, but an existing order's number asks about that order."""
+    if _entity(nlu, "order_id") and nlu.intent not in _ORDER_NUMBER_INTENTS:
+        return dataclasses.replace(nlu, intent="order_status")
+    return nlu
 
 
 def _entity(nlu: Understanding, *types: str) -> str | None:

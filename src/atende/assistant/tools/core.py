@@ -208,10 +208,25 @@ class BusinessTools:
         orders = await _erp(self.ctx.erp.recent_orders(self._verified(), args.days))
         return OrderList(orders=[_order_view(order) for order in orders])
 
+    async def _order(self, document: str, order_id: str) -> OrderView:
+        """The customer's order by the number they wrote; not theirs (or no such order) gets
+        a text that names the number, so a typo is easy to see."""
+        try:
+            return _order_view(await _erp(self.ctx.erp.get_order(document, order_id)))
+        except ToolError as error:
+            if error.code != "not_found":
+                raise
+        shown = order_id.strip()[:20]
+        raise ToolError(
+            "not_found",
+            f"Não encontrei o pedido {shown} no seu cadastro. Confere o número? Se quiser, "
+            "escreva *meus pedidos* para ver os seus pedidos recentes.",
+        )
+
     async def order_status(self, args: OrderQuery) -> OrderView:
         document = self._verified()
         if args.order_id:
-            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+            return await self._order(document, args.order_id)
         orders = await _erp(self.ctx.erp.recent_orders(document, 60))
         if not orders:
             raise ToolError("not_found", "Não encontrei pedidos recentes no seu cadastro.")
@@ -221,7 +236,7 @@ class BusinessTools:
         """The order's tracking; without an id, the most recent order that has one."""
         document = self._verified()
         if args.order_id:
-            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+            return await self._order(document, args.order_id)
         orders = await _erp(self.ctx.erp.recent_orders(document, 60))
         tracked = [order for order in orders if order.tracking_code] or orders
         if not tracked:

@@ -40,6 +40,7 @@ from atende.connectors.demo.seed import (
     BENEFICIARY_NAME,
     BUSINESS_TZ,
 )
+from atende.connectors.order_numbers import names_order, parse_order_number
 from atende.connectors.port import (
     ConnectorError,
     ConnectorUnavailable,
@@ -88,6 +89,10 @@ def _search_terms(query: str) -> list[str]:
     # A crude plural strip ("camisetas" → "camiseta"): matching is by substring, so a term that
     # lost a meaningful "s" ("tenis" → "teni") still matches.
     return [term[:-1] if len(term) > 3 and term.endswith("s") else term for term in query.split()]
+
+
+#: The largest value the order number column holds (a 32-bit integer on PostgreSQL).
+_MAX_ORDER_NUMBER = 2**31 - 1
 
 
 class DemoErp:
@@ -191,17 +196,22 @@ class DemoErp:
             return [_order(row) for row in rows]
 
     async def get_order(self, document: str, order_id: str) -> Order:
+        written = parse_order_number(order_id)
+        if written is None or not written.groups or written.groups[-1] > _MAX_ORDER_NUMBER:
+            raise NotFound("Pedido não encontrado.")
         async with self._session() as session:
             customer = await self._customer(session, document)
+            # Ids are "PED-" and the number: the number finds the row, the shared rule decides
+            # whether what the customer wrote names it ("5001", "#5001", "ped5001"...).
             row = await session.scalar(
                 select(DemoOrder)
                 .where(
-                    DemoOrder.id == order_id.strip().upper(),
+                    DemoOrder.number == written.groups[-1],
                     DemoOrder.customer_id == customer.id,
                 )
                 .options(selectinload(DemoOrder.items))
             )
-            if row is None:
+            if row is None or not names_order(order_id, row.id):
                 raise NotFound("Pedido não encontrado.")
             return _order(row)
 
