@@ -45,7 +45,7 @@ from atende.assistant.port import (
     ToolCallRecord,
     Turn,
 )
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ConfirmOrder,
@@ -62,7 +62,6 @@ from atende.assistant.voice import VOICE_FALLBACK_REPLY
 from atende.brazil.documents import DocumentKind, DocumentProblem, check_document
 from atende.brazil.money import format_brl
 from atende.brazil.plural import count_of
-from atende.business.registry import ConnectorRegistry
 from atende.channels.types import (
     Button,
     ButtonsContent,
@@ -73,6 +72,7 @@ from atende.channels.types import (
     OutboundContent,
     TextContent,
 )
+from atende.connectors.port import ConnectorResolver
 from atende.kit.errors import AtendeError
 from atende.tenancy.profiles import TenantProfiles
 
@@ -113,14 +113,16 @@ class DialogueEngine:
         self,
         *,
         nlu: Nlu,
-        registry: ConnectorRegistry,
+        registry: ConnectorResolver,
         profiles: TenantProfiles,
         faq: FaqIndex,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self._nlu = nlu
         self._registry = registry
         self._profiles = profiles
         self._faq = faq
+        self.pdf_links = pdf_links
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         profile = await self._profiles.get(turn.tenant_id)
@@ -167,6 +169,7 @@ class _Conversation:
                     state=self.state,
                     challenge=challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools
@@ -321,6 +324,7 @@ class _Conversation:
             self.actions.append(OptOut())
             self.say(self.replies.text("opt_out"))
             return
+        nlu = _order_number_means_status(nlu)
         awaiting = self.state.get("awaiting")
         typed_document = bool(_entity(nlu, "cpf", "cnpj") or nlu.invalid_documents)
         if awaiting == "challenge" and not typed_document:
@@ -712,6 +716,20 @@ def _is_phone(text: str) -> bool:
     except phonenumbers.NumberParseException:
         return False
     return phonenumbers.is_valid_number(number)
+
+
+#: Intents an order number may come with; with any other, the number is the request itself.
+_ORDER_NUMBER_INTENTS = frozenset(
+    {"order_status", "delivery_tracking", "invoice_copy", "open_invoices", "human_handoff"}
+)
+
+
+def _order_number_means_status(nlu: Understanding) -> Understanding:
+    """ "#5001" or "pedido n° 5001" alone: the classifier may read an order (or a "no") in so
+    few words, but an existing order's number asks about that order."""
+    if _entity(nlu, "order_id") and nlu.intent not in _ORDER_NUMBER_INTENTS:
+        return dataclasses.replace(nlu, intent="order_status")
+    return nlu
 
 
 def _entity(nlu: Understanding, *types: str) -> str | None:
