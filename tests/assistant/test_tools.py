@@ -164,3 +164,24 @@ async def test_that_an_order_beyond_the_stock_is_refused_politely(erp: DemoErp) 
     with pytest.raises(ToolError) as error:
         await tools.prepare_order(PrepareOrder(items=[OrderLine(sku="CAM-003", quantity=1)]))
     assert error.value.code == "no_stock"
+
+
+@pytest.mark.parametrize("written", ["PED-5002", "5002", "#5002", "ped5002"])
+async def test_that_an_order_is_found_by_its_number_as_the_customer_writes_it(
+    erp: DemoErp, written: str
+) -> None:
+    tools = tools_for(erp, MARIA_PHONE)
+    await tools.identify_customer(IdentifyCustomer(document=MARIA_CPF))
+    assert (await tools.order_status(OrderQuery(order_id=written))).id == "PED-5002"
+    assert (await tools.delivery_tracking(OrderQuery(order_id=written))).id == "PED-5002"
+
+
+async def test_that_a_number_that_is_not_the_customers_order_is_named_in_the_answer(
+    erp: DemoErp,
+) -> None:
+    tools = tools_for(erp, MARIA_PHONE)
+    await tools.identify_customer(IdentifyCustomer(document=MARIA_CPF))
+    with pytest.raises(ToolError) as missing:
+        await tools.delivery_tracking(OrderQuery(order_id="5101"))
+    assert missing.value.code == "not_found"
+    assert missing.value.message.startswith("Não encontrei o pedido 5101 no seu cadastro.")

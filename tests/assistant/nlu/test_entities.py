@@ -272,6 +272,14 @@ def test_not_a_sku(text: str) -> None:
         ("meu pedido #12345 não chegou", "12345", "#12345"),
         ("status do PED-2026-0001", "PED-2026-0001", "PED-2026-0001"),
         ("status do ped-2026-0001", "PED-2026-0001", "ped-2026-0001"),
+        # As the bot itself prints them, and as customers then copy them.
+        ("onde esta o PED-5001", "PED-5001", "PED-5001"),
+        ("rastreio do ped-5003?", "PED-5003", "ped-5003"),
+        ("cade o ped5001", "PED5001", "ped5001"),
+        ("status do pedido 5001", "5001", "5001"),
+        ("pedido n° 5001", "5001", "5001"),
+        ("#5001", "5001", "#5001"),
+        ("meu pedido é o 5001", "5001", "5001"),
     ],
 )
 def test_order_id(text: str, value: str, span: str) -> None:
@@ -279,8 +287,11 @@ def test_order_id(text: str, value: str, span: str) -> None:
     assert (order.value, order.text) == (value, span)
 
 
-def test_compra_with_a_quantity_is_not_an_order_id() -> None:
-    assert _of_type("compra 300 unidades", "order_id") == []
+@pytest.mark.parametrize(
+    "text", ["compra 300 unidades", "pedido e 3 unidades", "meu pedido foi o de 300 reais"]
+)
+def test_a_quantity_or_an_amount_is_not_an_order_id(text: str) -> None:
+    assert _of_type(text, "order_id") == []
 
 
 def test_email_is_lowercased() -> None:

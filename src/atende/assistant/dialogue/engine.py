@@ -40,7 +40,7 @@ from atende.assistant.port import (
     ToolCallRecord,
     Turn,
 )
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ConfirmOrder,
@@ -56,7 +56,6 @@ from atende.assistant.tools.verification import Challenge
 from atende.assistant.voice import VOICE_FALLBACK_REPLY
 from atende.brazil.documents import DocumentProblem
 from atende.brazil.money import format_brl
-from atende.business.registry import ConnectorRegistry
 from atende.channels.types import (
     Button,
     ButtonsContent,
@@ -67,6 +66,7 @@ from atende.channels.types import (
     OutboundContent,
     TextContent,
 )
+from atende.connectors.port import ConnectorResolver
 from atende.kit.errors import AtendeError
 from atende.tenancy.profiles import TenantProfiles
 
@@ -100,14 +100,16 @@ class DialogueEngine:
         self,
         *,
         nlu: Nlu,
-        registry: ConnectorRegistry,
+        registry: ConnectorResolver,
         profiles: TenantProfiles,
         faq: FaqIndex,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self._nlu = nlu
         self._registry = registry
         self._profiles = profiles
         self._faq = faq
+        self.pdf_links = pdf_links
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         profile = await self._profiles.get(turn.tenant_id)
@@ -154,6 +156,7 @@ class _Conversation:
                     state=self.state,
                     challenge=challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools
@@ -308,6 +311,7 @@ class _Conversation:
             self.actions.append(OptOut())
             self.say(self.replies.text("opt_out"))
             return
+        nlu = _order_number_means_status(nlu)
         awaiting = self.state.get("awaiting")
         if awaiting == "challenge" and not _entity(nlu, "cpf", "cnpj"):
             await self._answer_challenge(self.turn.text[:100])
@@ -608,6 +612,20 @@ def _product_words(text: str) -> str | None:
     words = _PRODUCT_FILLER.sub(" ", re.sub(r"[^\w\s]", " ", unidecode(text).lower()))
     query = " ".join(words.split())
     return query or None
+
+
+#: Intents an order number may come with; with any other, the number is the request itself.
+_ORDER_NUMBER_INTENTS = frozenset(
+    {"order_status", "delivery_tracking", "invoice_copy", "open_invoices", "human_handoff"}
+)
+
+
+def _order_number_means_status(nlu: Understanding) -> Understanding:
+    """ "#5001" or "pedido n° 5001" alone: the classifier may read an order (or a "no") in so
+    few words, but an existing order's number asks about that order."""
+    if _entity(nlu, "order_id") and nlu.intent not in _ORDER_NUMBER_INTENTS:
+        return dataclasses.replace(nlu, intent="order_status")
+    return nlu
 
 
 def _entity(nlu: Understanding, *types: str) -> str | None:

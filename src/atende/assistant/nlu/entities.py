@@ -29,9 +29,11 @@ Definitions (what each entity type accepts, and its ``value``):
 ``email``
     Value: the address in lowercase.
 ``order_id``
-    ``PED-2026-0001`` (``PED``, a 4-digit year, 4 to 6 digits; value uppercase), ``#12345`` (3
+    ``PED-5001``, ``PED5001`` or ``PED-2026-0001`` (``PED``, an optional 4-digit year, 3 to 12
+    digits; value uppercase as typed), ``#12345`` (3
     to 12 digits), or 3 to 12 digits right after "pedido", "ped" or "ordem", optionally with
-    "nº", "número", "n." or "#" between (``pedido 12345``, ``pedido nº 12345``); after "compra"
+    "nº", "número", "n." or "#" between (``pedido 12345``, ``pedido nº 12345``), or 4 digits or
+    more after "é o" and the like (``meu pedido é o 5001``); after "compra"
     or "encomenda" only with such a mark ("compra nº 4521"), because "compra 300 unidades" is a
     verb and a quantity. Value: the digits (or the ``PED-`` code). ``text`` is the identifier
     itself (``12345``, ``#12345``), not the keyword.
@@ -165,13 +167,16 @@ _PHONE = re.compile(
     r"9?\d{4}[\s.-]?\d{4}"
     r"(?![\w]|[.\-/]\d)"
 )
-_ORDER_CODE = re.compile(r"(?<![\w-])PED-\d{4}-\d{4,6}(?![\w-])", re.IGNORECASE)
+# The demo ERP's numbers as the bot prints them ("PED-5001") and the year-prefixed form
+# ("PED-2026-0001"); the hyphen is often left out when typing.
+_ORDER_CODE = re.compile(r"(?<![\w-])PED-?(?:\d{4}-)?\d{3,12}(?![\w-])", re.IGNORECASE)
 _ORDER_HASH = re.compile(r"(?<![\w#])#\s?\d{3,12}(?![\w])")
 _ORDER_MARK = r"(?:n[o.]?\.?|numero|num\.?|de\s+numero|#)"
 # Runs on folded text (see _fold), hence the ASCII keywords. "compra" and "encomenda" are also
 # verbs ("compra 300 unidades"), so they need an explicit number mark.
 _ORDER_KEYWORD = re.compile(
-    r"\b(?:(?:pedido|ped|ordem)s?\b[\s:]*(?:" + _ORDER_MARK + r"\s*)?"
+    r"\b(?:(?:pedido|ped|ordem)s?\b[\s:]*(?:(?:e|eh|era|foi|o)\s+(?=(?:o\s+)?\d{4}))*"
+    r"(?:" + _ORDER_MARK + r"\s*)?"
     r"|(?:compra|encomenda)\s*" + _ORDER_MARK + r"\s*)"
     r"(?P<id>\d{3,12})(?![\w]|[.,/-]\d)"
 )

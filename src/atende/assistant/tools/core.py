@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from atende.assistant.tools.models import (
     AnswerChallenge,
@@ -49,6 +49,7 @@ from atende.connectors.port import (
     OrderRequest,
     OrderRequestItem,
     Refused,
+    SecondCopy,
 )
 
 T = TypeVar("T")
@@ -73,6 +74,15 @@ class NotVerified(ToolError):
         )
 
 
+class PdfLinks(Protocol):
+    """The port to the one place that turns a second copy's PDF into a link a customer can
+    open (``atende.business.links.BoletoLinks``, shared with the Business API; wired in
+    ``main.py``): a sealed, expiring link under ``ATENDE_PUBLIC_URL``, the ERP's own https
+    link, or None."""
+
+    async def for_customer(self, tenant_id: str, document: str, copy: SecondCopy) -> str | None: ...
+
+
 @dataclass(slots=True)
 class ToolContext:
     tenant_id: str
@@ -85,6 +95,9 @@ class ToolContext:
     challenge: Challenge = Challenge.birth_date
     #: Increases with every customer turn: a summary must be confirmed in a later turn.
     turn_number: int = 0
+    #: Makes the boleto PDF links customers are sent. None: no link at all, since a connector's
+    #: own ``pdf_url`` may be a path only it understands.
+    pdf_links: PdfLinks | None = None
 
 
 async def _erp(call: Awaitable[T]) -> T:
@@ -175,13 +188,18 @@ class BusinessTools:
         )
 
     async def second_copy(self, args: RequestSecondCopy) -> SecondCopyView:
-        copy = await _erp(self.ctx.erp.second_copy(self._verified(), args.titulo_id))
+        document = self._verified()
+        copy = await _erp(self.ctx.erp.second_copy(document, args.titulo_id))
+        links = self.ctx.pdf_links
+        link = None
+        if links is not None:
+            link = await links.for_customer(self.ctx.tenant_id, document, copy)
         return SecondCopyView(
             titulo_id=copy.titulo_id,
             amount_cents=copy.amount_cents,
             due_date=copy.due_date,
             linha_digitavel=copy.linha_digitavel,
-            pdf_url=copy.pdf_url,
+            pdf_url=link,
             pix_copia_e_cola=copy.pix_copia_e_cola,
             reissued=copy.reissued,
         )
@@ -190,10 +208,25 @@ class BusinessTools:
         orders = await _erp(self.ctx.erp.recent_orders(self._verified(), args.days))
         return OrderList(orders=[_order_view(order) for order in orders])
 
+    async def _order(self, document: str, order_id: str) -> OrderView:
+        """The customer's order by the number they wrote; not theirs (or no such order) gets
+        a text that names the number, so a typo is easy to see."""
+        try:
+            return _order_view(await _erp(self.ctx.erp.get_order(document, order_id)))
+        except ToolError as error:
+            if error.code != "not_found":
+                raise
+        shown = order_id.strip()[:20]
+        raise ToolError(
+            "not_found",
+            f"Não encontrei o pedido {shown} no seu cadastro. Confere o número? Se quiser, "
+            "escreva *meus pedidos* para ver os seus pedidos recentes.",
+        )
+
     async def order_status(self, args: OrderQuery) -> OrderView:
         document = self._verified()
         if args.order_id:
-            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+            return await self._order(document, args.order_id)
         orders = await _erp(self.ctx.erp.recent_orders(document, 60))
         if not orders:
             raise ToolError("not_found", "Não encontrei pedidos recentes no seu cadastro.")
@@ -203,7 +236,7 @@ class BusinessTools:
         """The order's tracking; without an id, the most recent order that has one."""
         document = self._verified()
         if args.order_id:
-            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+            return await self._order(document, args.order_id)
         orders = await _erp(self.ctx.erp.recent_orders(document, 60))
         tracked = [order for order in orders if order.tracking_code] or orders
         if not tracked:
