@@ -46,6 +46,13 @@ class InvalidBusinessRequest(AtendeError):
     title = "invalid request"
 
 
+class LinkGone(AtendeError):
+    """A sealed link that was good once: expired, or its boleto was paid or re-issued since."""
+
+    status_code = 410
+    title = "gone"
+
+
 class HttpProblem(AtendeError):
     """What the web framework itself answers (a route or method the API does not have), in the
     API's own words and shape."""

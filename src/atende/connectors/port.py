@@ -154,7 +154,11 @@ class ErpConnector(Protocol):
         """Orders created in the last ``days`` days, newest first."""
         ...
 
-    async def get_order(self, document: str, order_id: str) -> Order: ...
+    async def get_order(self, document: str, order_id: str) -> Order:
+        """One of the customer's orders by its number as the customer writes it: the id itself,
+        or with or without the ERP's prefix, ``#`` or ``nº`` (``PED-5001``, ``5001``, ``#5001``),
+        matched with :func:`atende.connectors.order_numbers.names_order`."""
+        ...
 
     async def get_product(self, sku: str) -> Product: ...
 
@@ -162,4 +166,18 @@ class ErpConnector(Protocol):
 
     async def place_order(self, request: OrderRequest, idempotency_key: str) -> OrderReceipt:
         """The same key always yields the same receipt and never a second order."""
+        ...
+
+
+class ConnectorResolver(Protocol):
+    """Which connector serves a tenant: the one way the core reaches the business's systems.
+
+    The core (assistant, deferred requests) names this port only; the registry that builds the
+    concrete adapters from a tenant's settings implements it and is wired in the composition root,
+    so that adding an ERP adapter never touches the assistant (import-linter enforces it).
+    """
+
+    async def erp(self, tenant_id: str) -> ErpConnector:
+        """The tenant's connector, wrapped in the resilience layer. Raises
+        :class:`atende.kit.errors.NotFound` for an unknown tenant or one without a connector."""
         ...

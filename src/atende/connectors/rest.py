@@ -29,7 +29,8 @@ retries and the circuit breaker. Nothing here logs a document, a token or a requ
 Gaps of the wire contract, and how they are bridged:
 
 * it has no "one order" route, so :meth:`RestErpConnector.get_order` looks the order up among
-  the customer's orders of the last 365 days (the longest window the contract allows);
+  the customer's orders of the last 365 days (the longest window the contract allows), with the
+  shared rule of :mod:`atende.connectors.order_numbers` (``5001`` finds ``PED-5001``);
 * ``dias`` is capped at 365 on the wire, so a longer window is answered with 365 days;
 * ``?q=`` takes no limit, so ``limit`` is applied to what the adapter returns;
 * ``Idempotency-Key`` must be 8 to 100 printable ASCII characters; other keys travel as their
@@ -46,6 +47,7 @@ import aiohttp
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from atende.brazil.documents import check_document
+from atende.connectors.order_numbers import names_order
 from atende.connectors.port import (
     ConnectorError,
     ConnectorUnavailable,
@@ -179,9 +181,8 @@ class RestErpConnector:
         return _parse(_ORDERS, await self._get("/faturamento/pedidos", params))
 
     async def get_order(self, document: str, order_id: str) -> Order:
-        wanted = order_id.strip().upper()
         for order in await self.recent_orders(document, _MAX_DAYS):
-            if order.id.upper() == wanted:
+            if names_order(order_id, order.id):
                 return order
         raise NotFound("Pedido não encontrado.")
 
