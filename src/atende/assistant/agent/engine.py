@@ -72,7 +72,7 @@ from atende.assistant.port import (
 )
 from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
 from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
-from atende.assistant.tools.verification import Challenge, verified_document
+from atende.assistant.tools.verification import ChallengePolicy, verified_document
 from atende.channels.types import TextContent
 from atende.connectors.port import ConnectorResolver
 from atende.kit.logging import get_logger
@@ -261,7 +261,7 @@ class _AgentTurn:
         self.bad_calls = 0
         self.seen_calls: set[str] = set()
         self.deadline = time.monotonic() + self.config.turn_budget_seconds
-        challenge = Challenge(profile.settings.get("verification_challenge", "birth_date"))
+        challenge = ChallengePolicy.from_setting(profile.settings.get("verification_challenge"))
         self._challenge = challenge
         self._tools: BusinessTools | None = None
         #: The customer's message embedded for recall, kept as this turn's memory.
