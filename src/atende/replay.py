@@ -46,6 +46,7 @@ from atende.channels.types import (
 )
 from atende.config import Settings
 from atende.connectors.port import (
+    ConnectorResolver,
     Customer,
     ErpConnector,
     Order,
@@ -132,16 +133,15 @@ class ReadOnlyErp:
         )
 
 
-class ReplayRegistry(ConnectorRegistry):
-    """The container's registry as the engines see it, except that orders are simulated.
+class ReplayRegistry:
+    """The container's registry as the engines see it (a :class:`ConnectorResolver`), except
+    that orders are simulated.
 
     Why a wrapper around the registry and a fresh engine, rather than patching the container's
     registry for the duration: the container's engine and registry may be serving live turns in
     the same process (tests, a server); patching them would make real customers' orders fake, or
     a replay's orders real if the patch were undone too early. A wrapper reaches nothing but the
-    replay's own engine. It is a :class:`ConnectorRegistry` by type only (the engines'
-    constructors ask for one): every adapter comes from ``real``, which owns and closes it, so
-    ``super().__init__`` is deliberately not called.
+    replay's own engine. Every adapter comes from ``real``, which owns and closes it.
     """
 
     def __init__(self, real: ConnectorRegistry, settings: Settings) -> None:
@@ -154,10 +154,6 @@ class ReplayRegistry(ConnectorRegistry):
 
     async def read_only(self, tenant_id: str) -> ReadOnlyErp:
         return (await self._pair(tenant_id))[1]
-
-    async def aclose(self) -> None:
-        # Nothing of our own to close: the adapters belong to the container's registry.
-        self._wrapped.clear()
 
     async def _pair(self, tenant_id: str) -> tuple[ResilientConnector, ReadOnlyErp]:
         found = self._wrapped.get(tenant_id)
@@ -188,7 +184,7 @@ class ReplayBudget(TokenBudget):
         return limit is not None and await self.used(tenant_id) >= limit
 
 
-def replay_engine(container: Container, registry: ReplayRegistry) -> Engine:
+def replay_engine(container: Container, registry: ConnectorResolver) -> Engine:
     """A copy of ``container.engine`` whose business tools go through ``registry``.
 
     Built from the same parts as the container's (NLU, tenant profiles, FAQ, LLM defaults, the

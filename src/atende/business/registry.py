@@ -18,7 +18,8 @@ from atende.tenancy.models import Tenant
 
 
 class ConnectorRegistry:
-    """``tenants.settings["erp"]`` picks the adapter:
+    """The :class:`~atende.connectors.port.ConnectorResolver` of the process, wired in
+    ``main.py``. ``tenants.settings["erp"]`` picks the adapter:
 
     - ``{"kind": "demo"}``: the embedded demo ERP;
     - ``{"kind": "rest", "base_url": …, "token": <encrypted>}``: a company's ERP adapter service

@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -45,7 +45,12 @@ from atende.assistant.recall import unit
 from atende.assistant.recall_models import Memory
 from atende.assistant.voice import SpeechToText, TranscriptionFailed, audio_filename
 from atende.audit.models import AiTurn
-from atende.channels.types import ChannelRuntime, ChannelSender, SendError
+from atende.channels.types import (
+    ChannelDirectoryPort,
+    ChannelRuntime,
+    ChannelSender,
+    SendError,
+)
 from atende.contacts.models import IdentityKind
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
@@ -74,10 +79,6 @@ class TurnSettings:
     burst_max: float = 6.0
     session_timeout: timedelta = timedelta(minutes=30)
     deferred: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-class ChannelDirectoryPort(Protocol):
-    async def by_id(self, channel_id: str) -> ChannelRuntime: ...
 
 
 @dataclass(frozen=True, slots=True)

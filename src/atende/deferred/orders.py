@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende.business.registry import ConnectorRegistry
 from atende.connectors.port import (
+    ConnectorResolver,
     ConnectorUnavailable,
     InvalidRequest,
     OrderReceipt,
@@ -43,7 +43,7 @@ class OrderLedger:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        registry: ConnectorRegistry,
+        registry: ConnectorResolver,
         queue: JobQueue,
         policy: RetryPolicy,
         notifier: Notifier | None = None,

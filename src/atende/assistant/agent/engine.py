@@ -74,8 +74,8 @@ from atende.assistant.port import (
 from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
 from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
 from atende.assistant.tools.verification import Challenge, verified_document
-from atende.business.registry import ConnectorRegistry
 from atende.channels.types import TextContent
+from atende.connectors.port import ConnectorResolver
 from atende.kit.logging import get_logger
 from atende.kit.masking import mask_text, mask_value
 from atende.kit.secrets import SecretBox
@@ -119,7 +119,7 @@ class AgentEngine:
         *,
         fallback: Engine,
         nlu: Nlu,
-        registry: ConnectorRegistry,
+        registry: ConnectorResolver,
         profiles: TenantProfiles,
         faq: FaqIndex,
         box: SecretBox,

@@ -56,7 +56,6 @@ from atende.assistant.tools.verification import Challenge
 from atende.assistant.voice import VOICE_FALLBACK_REPLY
 from atende.brazil.documents import DocumentProblem
 from atende.brazil.money import format_brl
-from atende.business.registry import ConnectorRegistry
 from atende.channels.types import (
     Button,
     ButtonsContent,
@@ -67,6 +66,7 @@ from atende.channels.types import (
     OutboundContent,
     TextContent,
 )
+from atende.connectors.port import ConnectorResolver
 from atende.kit.errors import AtendeError
 from atende.tenancy.profiles import TenantProfiles
 
@@ -100,7 +100,7 @@ class DialogueEngine:
         self,
         *,
         nlu: Nlu,
-        registry: ConnectorRegistry,
+        registry: ConnectorResolver,
         profiles: TenantProfiles,
         faq: FaqIndex,
     ) -> None:
