@@ -52,6 +52,10 @@ AGENT_TOOLS = {
 }
 
 
+#: Fallbacks that are the agent's design, not a failure of it.
+HANDED_OVER = frozenset({"opt_out"})
+
+
 @dataclass
 class ScriptResult:
     name: str
@@ -146,24 +150,23 @@ class ScriptRunner:
                     result.failures.append(f"{label}: handoff expected {expect['handoff']}")
             if self._engine is not None:
                 result.failures += await self._other_engines(
-                    label, channel.tenant_id, events, records_before
+                    label, channel.tenant_id, records_before
                 )
 
-    async def _other_engines(
-        self, label: str, tenant_id: str, events: list[ConversationEvent], records_before: int
-    ) -> list[str]:
-        answered = [str(e.data.get("engine")) for e in events if e.type == "engine_replied"]
-        if all(engine == self._engine for engine in answered):
-            return []
+    async def _other_engines(self, label: str, tenant_id: str, records_before: int) -> list[str]:
+        """Turns of the step that another engine answered, except where the agent hands over by
+        design (an opt-out is the offline engine's: a record the law cares about)."""
         async with self._container.sessions() as session:
             bind_tenant(session, tenant_id)
-            reasons = await session.scalars(
-                select(AiTurn.fallback_reason).where(
-                    AiTurn.id > records_before, AiTurn.fallback_reason.is_not(None)
-                )
+            rows = await session.execute(
+                select(AiTurn.engine, AiTurn.fallback_reason).where(AiTurn.id > records_before)
             )
-            why = ", ".join(str(reason) for reason in reasons)
-        return [f"{label}: answered by {answered}, not {self._engine} (fallback: {why or '?'})"]
+            other = [
+                f"{engine} (fallback: {reason})"
+                for engine, reason in rows
+                if engine != self._engine and reason not in HANDED_OVER
+            ]
+        return [f"{label}: answered by {', '.join(other)}, not {self._engine}"] if other else []
 
     async def _record_id(self, tenant_id: str) -> int:
         async with self._container.sessions() as session:
