@@ -378,3 +378,29 @@ def test_that_a_router_gets_json_naming_the_topic() -> None:
 
     assert json.loads(routed) == {"especialista": "financeiro", "motivo": "billing"}
     assert json.loads(prompted) == {"specialist": "orders"}
+
+
+def test_that_a_burst_of_requests_gets_a_call_each_answered_in_order() -> None:
+    burst = "tem CAM-001?\nqual o horário de funcionamento?\ncadê o pedido PED-5001?"
+    calls = calls_of(demo_responder(request(burst, verified=True)))
+    faq = {"found": True, "answer": "De segunda a sexta, das 8h às 18h."}
+    order = {"id": "PED-5001", "status": "delivered", "total_cents": 9980, "items": ["2x Camiseta"]}
+    results = (
+        ("stock_and_price", {"sku": "CAM-001"}, {"products": [{**CAMISETA, "stock": 25}]}),
+        ("answer_faq", {"question": "qual o horário de funcionamento?"}, faq),
+        ("delivery_tracking", {"order_id": "PED-5001"}, order),
+    )
+
+    answer = text_of(demo_responder(request(burst, verified=True, calls=results)))
+
+    assert calls == [(name, arguments) for name, arguments, _ in results]
+    paragraphs = answer.split("\n\n")
+    assert paragraphs[0].startswith("*Camiseta* (CAM-001)")
+    assert paragraphs[1] == faq["answer"]
+    assert paragraphs[2].startswith("Pedido *PED-5001*: entregue")
+
+
+def test_that_fragments_of_one_request_are_not_a_burst() -> None:
+    step = demo_responder(request("oi\nqueria saber\ndo meu pedido", verified=True))
+
+    assert calls_of(step) == [("order_status", {})]

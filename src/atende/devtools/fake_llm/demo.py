@@ -481,6 +481,9 @@ def _first_step(reading: _Reading) -> Step:
         step = _calls(_call(reading, "identify_customer", document=document.group(0)))
         if step is not None:
             return step
+    burst = _burst(reading)
+    if burst is not None:
+        return burst
     if "qual produto" in reading.asked and topic in (None, "stock"):
         topic = "buy"
     if topic is not None and topic in _PERSONAL:
@@ -510,14 +513,15 @@ def _first_step(reading: _Reading) -> Step:
     return step or Step(text=_not_understood(reading))
 
 
-def _goal_calls(reading: _Reading, topic: str) -> list[ToolCall | None]:
-    """The tool calls that serve a request about the customer's own records."""
+def _goal_calls(reading: _Reading, topic: str, text: str | None = None) -> list[ToolCall | None]:
+    """The tool calls that serve a request about the customer's own records (``text``: the
+    part of the message that asks it)."""
     if topic == "titulos":
         return [_call(reading, "list_open_titulos")]
     if topic == "history":
         return [_call(reading, "recent_orders")]
     if topic in ("tracking", "order"):
-        found = _ORDER_ID.search(_DOCUMENT.sub(" ", reading.text))
+        found = _ORDER_ID.search(_DOCUMENT.sub(" ", reading.text if text is None else text))
         name = "delivery_tracking" if topic == "tracking" else "order_status"
         if found is not None:
             return [_call(reading, name, order_id=found.group(1).lstrip("#"))]
@@ -531,14 +535,48 @@ def _goal_calls(reading: _Reading, topic: str) -> list[ToolCall | None]:
     return []
 
 
-def _stock_calls(reading: _Reading) -> list[ToolCall | None]:
+def _stock_calls(reading: _Reading, text: str | None = None) -> list[ToolCall | None]:
     """One lookup per product code asked about (a burst of questions gets them all), else one
-    search by name."""
-    skus = list(dict.fromkeys(match.upper() for match in _SKU.findall(reading.text.upper())))
+    search by name (``text``: the part of the message that asks it)."""
+    text = reading.text if text is None else text
+    skus = list(dict.fromkeys(match.upper() for match in _SKU.findall(text.upper())))
     if skus:
         return [_call(reading, "stock_and_price", sku=sku) for sku in skus]
-    words = _product_words(reading.plain)
+    words = _product_words(_plain(text))
     return [_call(reading, "stock_and_price", query=words[:100])] if words else []
+
+
+_CLAUSE = re.compile(r"[^?!\n;]+[?!\n;]*")
+
+
+def _clauses(text: str) -> list[str]:
+    return [c.strip() for c in _CLAUSE.findall(text) if len(c.strip(" ?!\n;")) > 2]
+
+
+def _burst(reading: _Reading) -> Step | None:
+    """Several requests in one turn ("tem CAM-001? e qual o horário? cadê meu pedido?"): one
+    call for each, in parallel, answered in the order asked. Fragments of one request ("oi" /
+    "queria saber" / "do meu pedido") are not a burst: a part without a topic counts only as a
+    question of its own (a question mark and three words) for the FAQ."""
+    calls: list[ToolCall | None] = []
+    for clause in _clauses(reading.text):
+        plain = _plain(_DOCUMENT.sub(" ", clause))
+        topic = _topic(plain)
+        if topic == "stock":
+            calls += _stock_calls(reading, clause)
+        elif topic in _PERSONAL and topic != "buy" and reading.verified:
+            calls += _goal_calls(reading, topic, clause)
+        elif topic is None and clause.endswith("?") and len(plain.split()) >= 3:
+            calls.append(_call(reading, "answer_faq", question=clause[:300]))
+    found: list[ToolCall] = []
+    for call in calls:
+        if call is not None and all(
+            (call.name, call.arguments) != (other.name, other.arguments) for other in found
+        ):
+            found.append(call)
+    if len(found) < 2:
+        return None
+    return Step(tool_calls=tuple(found))
 
 
 def _choice(reading: _Reading) -> Step | None:
@@ -650,6 +688,13 @@ def _answer(reading: _Reading) -> str:
         text = _paragraph(reading, result, last=index == len(reading.results) - 1)
         if text and text not in paragraphs:
             paragraphs.append(text)
+    identifying = any(r.name in ("identify_customer", "answer_challenge") for r in reading.results)
+    waiting = any(
+        _topic(_plain(_DOCUMENT.sub(" ", clause))) in _PERSONAL for clause in _clauses(reading.text)
+    )
+    if waiting and not identifying and not reading.verified and reading.offers("identify_customer"):
+        # A burst that also asked about the customer's own records.
+        paragraphs.append(DEFAULTS["ask_document"])
     return _hello(reading, "\n\n".join(paragraphs) or _not_understood(reading))
 
 
@@ -687,7 +732,9 @@ def _paragraph(reading: _Reading, result: _Result, *, last: bool) -> str:
             f"Total: *{total}*."
         )
     if result.name == "answer_faq":
-        return str(value["answer"]) if value.get("found") else _not_understood(reading)
+        if value.get("found"):
+            return str(value["answer"])
+        return DEFAULTS["faq_missing"] if len(reading.results) > 1 else _not_understood(reading)
     return ""
 
 
@@ -758,13 +805,15 @@ def _products(reading: _Reading, value: Mapping[str, Any], *, last: bool) -> str
     products = [_model(ProductView, p) for p in value.get("products") or []]
     if not products:
         return "Não encontrei esse produto no catálogo."
-    ordering = _goal(reading) == "buy" and reading.verified and last
-    if ordering and len(products) > 1:
-        lines = [
-            f"{n}. *{p.name}*: {format_brl(p.price_cents)} ({p.sku})"
-            for n, p in enumerate(products, 1)
-        ]
-        return "Encontrei estas opções. Qual delas você quer?\n" + "\n".join(lines)
+    if _goal(reading) == "buy" and reading.verified:
+        if not last:
+            return ""  # the product was found: the order summary that follows says it all
+        if len(products) > 1:
+            lines = [
+                f"{n}. *{p.name}*: {format_brl(p.price_cents)} ({p.sku})"
+                for n, p in enumerate(products, 1)
+            ]
+            return "Encontrei estas opções. Qual delas você quer?\n" + "\n".join(lines)
     return "\n".join(
         f"*{p.name}* ({p.sku}): {format_brl(p.price_cents)} • "
         + (f"{p.stock} em estoque" if p.available and p.stock > 0 else "sem estoque no momento")
@@ -782,8 +831,8 @@ def _hello(reading: _Reading, text: str) -> str:
 def _greeting(reading: _Reading) -> str:
     return (
         f"Olá! 👋 Eu sou a {reading.assistant}, assistente virtual da {reading.business} "
-        "(em demonstração, com um modelo de mentira). Posso te ajudar com *2ª via de boleto*, "
-        "*pedidos e entregas* e *estoque e preços*. Como posso ajudar?"
+        "(demonstração: quem responde é um simulador, não um modelo de IA). Posso te ajudar "
+        "com *2ª via de boleto*, *pedidos e entregas* e *estoque e preços*. Como posso ajudar?"
     )
 
 
