@@ -54,7 +54,19 @@ def _with_tenant(settings: Settings, slug: str, work: Callable[[Any, str], Await
 
 
 def _settings() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        # One line per setting, named as the operator wrote it, instead of pydantic's report.
+        raise click.ClickException(
+            "; ".join(
+                f"ATENDE_{'_'.join(str(p) for p in e['loc']).upper()}: "
+                + str(e["msg"]).removeprefix("Value error, ")
+                for e in error.errors()
+            )
+        ) from None
 
 
 def _logging(settings: Settings, *, quiet: bool = False) -> None:
@@ -441,7 +453,44 @@ def faq_add(path: Path, tenant: str) -> None:
             tenant_id, path.name, content
         ),
     )
-    click.echo(f"{count} passages indexed from {path.name}")
+    click.echo(f"{count} {'passage' if count == 1 else 'passages'} indexed from {path.name}")
+
+
+@faq.command("list")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def faq_list(tenant: str) -> None:
+    """The tenant's FAQ documents: name, passages, when added."""
+    from atende.assistant.faq import FaqIndex
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    documents = _with_tenant(
+        settings, tenant, lambda sessions, tenant_id: FaqIndex(sessions).documents(tenant_id)
+    )
+    if not documents:
+        click.echo("no FAQ documents (add one with `atende faq add FILE`)")
+    for document in documents:
+        passages = f"{document.passages} {'passage' if document.passages == 1 else 'passages'}"
+        click.echo(f"{document.name}\t{passages}\t{document.added_at:%Y-%m-%d %H:%M}")
+
+
+@faq.command("remove")
+@click.argument("name")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def faq_remove(name: str, tenant: str) -> None:
+    """Remove a document by the name `atende faq list` shows; its passages stop answering."""
+    from atende.assistant.faq import FaqIndex
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    count = _with_tenant(
+        settings,
+        tenant,
+        lambda sessions, tenant_id: FaqIndex(sessions).remove_document(tenant_id, name),
+    )
+    if count == 0:
+        raise click.ClickException(f"no FAQ document named {name!r} (see `atende faq list`)")
+    click.echo(f"{name} removed ({count} {'passage' if count == 1 else 'passages'})")
 
 
 @main.command("test")

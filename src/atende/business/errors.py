@@ -34,3 +34,10 @@ class ErpUnavailable(AtendeError):
 class InvalidBusinessRequest(AtendeError):
     status_code = 422
     title = "invalid request"
+
+
+class LinkGone(AtendeError):
+    """A sealed link that was good once: expired, or its boleto was paid or re-issued since."""
+
+    status_code = 410
+    title = "gone"

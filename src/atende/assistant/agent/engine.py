@@ -72,8 +72,8 @@ from atende.assistant.port import (
     Turn,
 )
 from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
-from atende.assistant.tools.verification import Challenge, verified_document
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
+from atende.assistant.tools.verification import ChallengePolicy, verified_document
 from atende.channels.types import TextContent
 from atende.connectors.port import ConnectorResolver
 from atende.kit.logging import get_logger
@@ -127,6 +127,7 @@ class AgentEngine:
         budget: TokenBudget,
         client_factory: Callable[[LlmConfig], AsyncOpenAI] | None = None,
         recall: RecallStore | None = None,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self.fallback = fallback
         self._nlu = nlu
@@ -138,6 +139,7 @@ class AgentEngine:
         self.budget = budget
         self._client_factory = client_factory or _default_client
         self.recall = recall
+        self.pdf_links = pdf_links
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
 
     async def aclose(self) -> None:
@@ -164,8 +166,8 @@ class AgentEngine:
             # kept it, it resumes it), or nothing to read (an untranscribed voice note).
             return await self.fallback.reply(turn)
         started = time.perf_counter()
-        if await self.budget.exceeded(turn.tenant_id, config):
-            return await self._fall_back(turn, _Attempt(config), "token_budget", started)
+        if (notice := await self.budget.spent(turn.tenant_id, config)) is not None:
+            return [notice, *await self._fall_back(turn, _Attempt(config), "token_budget", started)]
         # Inline: about 0.1 ms a message (FastScorer); a thread hop would cost more than that,
         # and under load each hop waits for the GIL the busy loop holds.
         understanding = self._nlu.understand(turn.text[-2000:])
@@ -263,7 +265,7 @@ class _AgentTurn:
         self.bad_calls = 0
         self.seen_calls: set[str] = set()
         self.deadline = time.monotonic() + self.config.turn_budget_seconds
-        challenge = Challenge(profile.settings.get("verification_challenge", "birth_date"))
+        challenge = ChallengePolicy.from_setting(profile.settings.get("verification_challenge"))
         self._challenge = challenge
         self._tools: BusinessTools | None = None
         #: The customer's message embedded for recall, kept as this turn's memory.
@@ -503,6 +505,7 @@ class _AgentTurn:
                     state=self.state,
                     challenge=self._challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools

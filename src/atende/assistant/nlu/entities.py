@@ -29,9 +29,11 @@ Definitions (what each entity type accepts, and its ``value``):
 ``email``
     Value: the address in lowercase.
 ``order_id``
-    ``PED-2026-0001`` (``PED``, a 4-digit year, 4 to 6 digits; value uppercase), ``#12345`` (3
+    ``PED-5001``, ``PED5001`` or ``PED-2026-0001`` (``PED``, an optional 4-digit year, 3 to 12
+    digits; value uppercase as typed), ``#12345`` (3
     to 12 digits), or 3 to 12 digits right after "pedido", "ped" or "ordem", optionally with
-    "nº", "número", "n." or "#" between (``pedido 12345``, ``pedido nº 12345``); after "compra"
+    "nº", "número", "n." or "#" between (``pedido 12345``, ``pedido nº 12345``), or 4 digits or
+    more after "é o" and the like (``meu pedido é o 5001``); after "compra"
     or "encomenda" only with such a mark ("compra nº 4521"), because "compra 300 unidades" is a
     verb and a quantity. Value: the digits (or the ``PED-`` code). ``text`` is the identifier
     itself (``12345``, ``#12345``), not the keyword.
@@ -165,13 +167,16 @@ _PHONE = re.compile(
     r"9?\d{4}[\s.-]?\d{4}"
     r"(?![\w]|[.\-/]\d)"
 )
-_ORDER_CODE = re.compile(r"(?<![\w-])PED-\d{4}-\d{4,6}(?![\w-])", re.IGNORECASE)
+# The demo ERP's numbers as the bot prints them ("PED-5001") and the year-prefixed form
+# ("PED-2026-0001"); the hyphen is often left out when typing.
+_ORDER_CODE = re.compile(r"(?<![\w-])PED-?(?:\d{4}-)?\d{3,12}(?![\w-])", re.IGNORECASE)
 _ORDER_HASH = re.compile(r"(?<![\w#])#\s?\d{3,12}(?![\w])")
 _ORDER_MARK = r"(?:n[o.]?\.?|numero|num\.?|de\s+numero|#)"
 # Runs on folded text (see _fold), hence the ASCII keywords. "compra" and "encomenda" are also
 # verbs ("compra 300 unidades"), so they need an explicit number mark.
 _ORDER_KEYWORD = re.compile(
-    r"\b(?:(?:pedido|ped|ordem)s?\b[\s:]*(?:" + _ORDER_MARK + r"\s*)?"
+    r"\b(?:(?:pedido|ped|ordem)s?\b[\s:]*(?:(?:e|eh|era|foi|o)\s+(?=(?:o\s+)?\d{4}))*"
+    r"(?:" + _ORDER_MARK + r"\s*)?"
     r"|(?:compra|encomenda)\s*" + _ORDER_MARK + r"\s*)"
     r"(?P<id>\d{3,12})(?![\w]|[.,/-]\d)"
 )
@@ -351,10 +356,10 @@ def _mobile_shaped(digits: str) -> bool:
     return len(digits) == 11 and digits[:2] in _AREA_CODES and digits[2] == "9"
 
 
-# How customers also write a document, found after the phones and only where nothing else took
-# the characters: digit groups of any size with any separators (",", " - ", "." instead of "/"),
-# as typed in a hurry or as a voice transcript groups them ("23 54 388 11 08"), and digits
-# dictated as words ("cinco dois nove..."). 11 digits are a CPF, 14 a CNPJ.
+# How customers also write a document, found where the strict shapes above did not match: digit
+# groups of any size with any separators (",", " - ", "." instead of "/"), as typed in a hurry or
+# as a voice transcript groups them ("23 54 388 11 08"), and digits dictated as words ("cinco
+# dois nove..."). 11 digits are a CPF, 14 a CNPJ.
 _LOOSE_DIGITS = re.compile(
     r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[.,/-]\s?|\s)\d{1,8}){1,13}(?![\w]|[.,/-]\d)"
 )
@@ -405,15 +410,24 @@ def _loose_document(
 
 
 def _scan_loose_documents(text: str, folded: str, spans: _Spans) -> None:
+    # Most messages hold neither 11 digits nor 11 words: skip the patterns (a third of scan()).
+    if sum(map(str.isdigit, text)) >= 11:
+        _scan_loose_digits(text, folded, spans)
+    if folded.count(" ") >= 10:
+        for match in _SPOKEN_RUN.finditer(folded):
+            words = _SPOKEN_WORD.findall(match.group())
+            digits = "".join(_SPOKEN_DIGITS[word] for word in words if word in _SPOKEN_DIGITS)
+            _loose_document(text, folded, spans, match.start(), match.end(), digits, False)
+
+
+def _scan_loose_digits(text: str, folded: str, spans: _Spans) -> None:
     for match in _LOOSE_DIGITS.finditer(text):
+        if _PHONE.fullmatch(match.group()):
+            continue
         groups = tuple(len(group) for group in re.findall(r"\d+", match.group()))
         digits = re.sub(r"\D", "", match.group())
         grouped = groups in _DOCUMENT_GROUPS
         _loose_document(text, folded, spans, match.start(), match.end(), digits, grouped)
-    for match in _SPOKEN_RUN.finditer(folded):
-        words = _SPOKEN_WORD.findall(match.group())
-        digits = "".join(_SPOKEN_DIGITS[word] for word in words if word in _SPOKEN_DIGITS)
-        _loose_document(text, folded, spans, match.start(), match.end(), digits, grouped=False)
 
 
 def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
@@ -433,6 +447,9 @@ def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
         if raw.isdigit():
             continue  # bare 11 digits may be phones: decided after the formatted phones
         spans.add("cpf", text, match.start(), match.end())
+    # Before the phones, which would take "1089 1930" out of "cpf 0 1089 1930 76" (a transcript
+    # groups digits as they were said); a run written as a phone is left to them.
+    _scan_loose_documents(text, folded, spans)
     for match in _PHONE.finditer(text):
         raw = match.group()
         digits = re.sub(r"\D", "", raw)
@@ -449,7 +466,6 @@ def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
             spans.add("phone", text, start, end)
         else:
             spans.add("cpf", text, start, end)
-    _scan_loose_documents(text, folded, spans)
 
 
 def _scan_quantities(text: str, folded: str, spans: _Spans) -> None:
