@@ -3,13 +3,16 @@ assistant, compared turn by turn, with nothing written, sent or ordered."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
+from collections.abc import Sequence
 from datetime import timedelta
 
 import orjson
 import pytest
 from sqlalchemy import func, select, update
 
+from atende.assistant.port import Action, Engine, Turn
 from atende.channels.types import ChannelRuntime
 from atende.config import Settings
 from atende.conversations.models import Conversation, ConversationEvent, Message
@@ -18,7 +21,15 @@ from atende.devtools.fake_llm import FakeLLM
 from atende.kit.clock import utcnow
 from atende.kit.db import Base
 from atende.main import Container
-from atende.replay import SIMULATED_ORDER_ID, ReplayError, json_lines, replay, text_lines
+from atende.replay import (
+    SIMULATED_ORDER_ID,
+    ReplayError,
+    json_lines,
+    load,
+    replay,
+    text_lines,
+    turn_of,
+)
 from atende.tenancy.models import Tenant
 from atende.tenancy.scope import bind_tenant
 from tests.support.process import ATENDE, env_for
@@ -93,6 +104,39 @@ async def test_that_an_unchanged_assistant_answers_every_turn_the_same(
     assert [o["turn"] for o in objects] == [1, 2, 3]
     assert objects[0]["status"] == "same"
     assert objects[0]["then"] == objects[0]["now"]
+
+
+class Recording:
+    """The live engine, noting the turns it is asked."""
+
+    def __init__(self, inner: Engine) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.turns: list[Turn] = []
+
+    async def reply(self, turn: Turn) -> Sequence[Action]:
+        self.turns.append(turn)
+        return await self.inner.reply(turn)
+
+
+async def test_that_a_replayed_turn_is_the_turn_the_engine_was_asked(
+    container: Container,
+) -> None:
+    tenant_id, maria = await start(container)
+    live = Recording(container.turns.engine)
+    container.turns.engine = live
+    await maria.say("oi")
+    await maria.say(f"quero a 2a via do boleto, cpf {MARIA_CPF}")
+    await maria.say("1")
+
+    recorded = await load(container.sessions, "demo", await conversation_id(container, tenant_id))
+
+    assert len(recorded.turns) == len(live.turns) == 3
+    for then, asked in zip(recorded.turns, live.turns, strict=True):
+        rebuilt = turn_of(recorded, then, asked.state)
+        # Only the clock differs: the replay's "now" is when the turn's last message arrived.
+        assert dataclasses.replace(rebuilt, now=asked.now) == asked
+        assert abs(rebuilt.now - asked.now) < timedelta(seconds=30)
 
 
 async def test_that_a_changed_greeting_is_the_only_difference(container: Container) -> None:

@@ -14,7 +14,8 @@ A replay changes nothing, by construction rather than by care:
   through the engine's own ``Remember`` actions;
 * the engine is a fresh copy of the container's, wired to :class:`ReplayRegistry`, whose
   connectors answer every read from the tenant's real ERP but fake ``place_order``;
-* its token budget is checked but never tells the admins (that would write a notice).
+* its token budget is checked like the live engine's; the notice a spent budget asks for is an
+  action (``NotifyAdmins``), and the replay applies none but ``Remember``.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.assistant.agent.budget import TokenBudget
-from atende.assistant.agent.config import LlmConfig
 from atende.assistant.agent.engine import AgentEngine
 from atende.assistant.dialogue.engine import DialogueEngine
-from atende.assistant.port import AiRecord, Engine, Remember, Say, Turn, TurnMessage
+from atende.assistant.port import AiRecord, Engine, Remember, Say, Turn
 from atende.brazil.money import format_brl
 from atende.business.registry import ConnectorRegistry
 from atende.channels.models import Channel
@@ -46,6 +46,7 @@ from atende.channels.types import (
 )
 from atende.config import Settings
 from atende.connectors.port import (
+    ConnectorResolver,
     Customer,
     ErpConnector,
     Order,
@@ -60,6 +61,7 @@ from atende.connectors.resilience import ResilientConnector
 from atende.contacts.models import Contact
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, ConversationEvent, Message
+from atende.conversations.turns import build_turn, turn_messages
 from atende.kit.errors import NotFound
 from atende.kit.logging import get_logger
 from atende.main import Container
@@ -132,16 +134,15 @@ class ReadOnlyErp:
         )
 
 
-class ReplayRegistry(ConnectorRegistry):
-    """The container's registry as the engines see it, except that orders are simulated.
+class ReplayRegistry:
+    """The container's registry as the engines see it (a :class:`ConnectorResolver`), except
+    that orders are simulated.
 
     Why a wrapper around the registry and a fresh engine, rather than patching the container's
     registry for the duration: the container's engine and registry may be serving live turns in
     the same process (tests, a server); patching them would make real customers' orders fake, or
     a replay's orders real if the patch were undone too early. A wrapper reaches nothing but the
-    replay's own engine. It is a :class:`ConnectorRegistry` by type only (the engines'
-    constructors ask for one): every adapter comes from ``real``, which owns and closes it, so
-    ``super().__init__`` is deliberately not called.
+    replay's own engine. Every adapter comes from ``real``, which owns and closes it.
     """
 
     def __init__(self, real: ConnectorRegistry, settings: Settings) -> None:
@@ -154,10 +155,6 @@ class ReplayRegistry(ConnectorRegistry):
 
     async def read_only(self, tenant_id: str) -> ReadOnlyErp:
         return (await self._pair(tenant_id))[1]
-
-    async def aclose(self) -> None:
-        # Nothing of our own to close: the adapters belong to the container's registry.
-        self._wrapped.clear()
 
     async def _pair(self, tenant_id: str) -> tuple[ResilientConnector, ReadOnlyErp]:
         found = self._wrapped.get(tenant_id)
@@ -179,16 +176,7 @@ class ReplayRegistry(ConnectorRegistry):
         return found
 
 
-class ReplayBudget(TokenBudget):
-    """The tenant's token budget, checked like the live engine checks it, without the notice to
-    the admins that a spent budget writes (a replay writes nothing)."""
-
-    async def exceeded(self, tenant_id: str, config: LlmConfig) -> bool:
-        limit = config.monthly_token_budget
-        return limit is not None and await self.used(tenant_id) >= limit
-
-
-def replay_engine(container: Container, registry: ReplayRegistry) -> Engine:
+def replay_engine(container: Container, registry: ConnectorResolver) -> Engine:
     """A copy of ``container.engine`` whose business tools go through ``registry``.
 
     Built from the same parts as the container's (NLU, tenant profiles, FAQ, LLM defaults, the
@@ -199,7 +187,11 @@ def replay_engine(container: Container, registry: ReplayRegistry) -> Engine:
     if not isinstance(live, AgentEngine | DialogueEngine):
         raise ReplayError(f"cannot replay safely with the engine {live.name!r}")
     offline = DialogueEngine(
-        nlu=container.nlu, registry=registry, profiles=container.profiles, faq=container.faq
+        nlu=container.nlu,
+        registry=registry,
+        profiles=container.profiles,
+        faq=container.faq,
+        pdf_links=container.pdf_links,
     )
     if isinstance(live, DialogueEngine):
         return offline
@@ -211,9 +203,11 @@ def replay_engine(container: Container, registry: ReplayRegistry) -> Engine:
         faq=container.faq,
         box=container.box,
         defaults=live.defaults,
-        budget=ReplayBudget(container.sessions),
+        # Its own counter: replayed tokens are not the live engine's usage.
+        budget=TokenBudget(container.sessions),
         # The live agent's clients (and their connection pools), closed with the container.
         client_factory=live.client,
+        pdf_links=container.pdf_links,
     )
 
 
@@ -238,8 +232,9 @@ class Recorded:
     tenant_id: str
     conversation: Conversation
     channel_kind: str
-    contact_name: str | None
-    contact_phone: str | None
+    contact: Contact | None
+    #: What the channel said of the customer on their last message.
+    sender: Mapping[str, Any]
     turns: tuple[RecordedTurn, ...]
 
 
@@ -263,15 +258,12 @@ async def load(
         )
         messages = {row.id: row for row in rows}
     turns = tuple(_turns(events, messages, conversation.session_id))
-    sender = _sender(turns)
     return Recorded(
         tenant_id=tenant_id,
         conversation=conversation,
         channel_kind=channel.kind if channel is not None else "",
-        # As the turn processor does: the contact's record first, else what the channel said.
-        contact_name=(contact.name if contact else None) or _str(sender.get("name")),
-        contact_phone=(contact.phone if contact else None)
-        or (f"+{sender['wa_id']}" if sender.get("wa_id") else None),
+        contact=contact,
+        sender=_sender(turns),
         turns=turns,
     )
 
@@ -329,10 +321,6 @@ def _sender(turns: Sequence[RecordedTurn]) -> Mapping[str, Any]:
             if isinstance(sender, Mapping):
                 return sender
     return {}
-
-
-def _str(value: Any) -> str | None:
-    return str(value) if value else None
 
 
 # -- asking again -------------------------------------------------------------------------------
@@ -425,7 +413,7 @@ async def replay(container: Container, conversation_id: str, *, tenant: str) -> 
             # A new session starts with an empty memory, even if its first turn was skipped.
             state, session_id = {}, recorded_turn.session_id
         before = erp.simulated_orders if erp is not None else 0
-        actions = await engine.reply(_turn(recorded, recorded_turn, customer, state))
+        actions = await engine.reply(turn_of(recorded, recorded_turn, state))
         now = tuple(shown_text(a.content) for a in actions if isinstance(a, Say))
         for action in actions:
             if isinstance(action, Remember):
@@ -464,22 +452,19 @@ async def _read_only(registry: ReplayRegistry, tenant_id: str) -> ReadOnlyErp | 
         return None
 
 
-def _turn(recorded: Recorded, turn: RecordedTurn, text: str, state: Mapping[str, Any]) -> Turn:
-    """The turn as ``TurnProcessor._plan`` built it then, at the time it was answered."""
-    return Turn(
+def turn_of(recorded: Recorded, turn: RecordedTurn, state: Mapping[str, Any]) -> Turn:
+    """The turn as the turn processor built it then, at the time it was answered."""
+    return build_turn(
         tenant_id=recorded.tenant_id,
         conversation_id=recorded.conversation.id,
         session_id=turn.session_id,
         channel_kind=recorded.channel_kind,
-        text=text,
-        messages=tuple(TurnMessage(m.type, m.text, m.content) for m in turn.messages),
+        contact=recorded.contact,
+        sender=recorded.sender,
+        messages=turn_messages(turn.messages),
         state=state,
-        contact_name=recorded.contact_name,
-        contact_phone=recorded.contact_phone,
         new_session=turn.new_session,
         now=turn.at,
-        interactive=recorded.channel_kind != "sandbox",
-        contact_id=recorded.conversation.contact_id,
     )
 
 

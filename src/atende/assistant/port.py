@@ -131,7 +131,30 @@ class Memorize:
     model: str
 
 
-Action = Say | Handoff | Remember | OptOut | Audit | Defer | DropDeferred | AiRecord | Memorize
+@dataclass(frozen=True, slots=True)
+class NotifyAdmins:
+    """Leave a notice for the tenant's admins (`atende notices`, the admin inbox), written in the
+    turn's transaction: a turn that rolls back tells nobody. ``key`` makes it once only (e.g. one
+    per budget and month): a notice whose key was written before is not written again."""
+
+    kind: str
+    key: str
+    #: pt-BR, for the admins.
+    text: str
+
+
+Action = (
+    Say
+    | Handoff
+    | Remember
+    | OptOut
+    | Audit
+    | Defer
+    | DropDeferred
+    | AiRecord
+    | Memorize
+    | NotifyAdmins
+)
 
 
 class Engine(Protocol):

@@ -212,6 +212,12 @@ class ChannelRuntime:
     secrets: Mapping[str, str] = field(repr=False)
 
 
+class ChannelDirectoryPort(Protocol):
+    """A channel's runtime config by id (``channels.directory`` implements it)."""
+
+    async def by_id(self, channel_id: str) -> ChannelRuntime: ...
+
+
 @dataclass(frozen=True, slots=True)
 class SendResult:
     provider_message_id: str

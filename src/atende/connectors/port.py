@@ -167,3 +167,17 @@ class ErpConnector(Protocol):
     async def place_order(self, request: OrderRequest, idempotency_key: str) -> OrderReceipt:
         """The same key always yields the same receipt and never a second order."""
         ...
+
+
+class ConnectorResolver(Protocol):
+    """Which connector serves a tenant: the one way the core reaches the business's systems.
+
+    The core (assistant, deferred requests) names this port only; the registry that builds the
+    concrete adapters from a tenant's settings implements it and is wired in the composition root,
+    so that adding an ERP adapter never touches the assistant (import-linter enforces it).
+    """
+
+    async def erp(self, tenant_id: str) -> ErpConnector:
+        """The tenant's connector, wrapped in the resilience layer. Raises
+        :class:`atende.kit.errors.NotFound` for an unknown tenant or one without a connector."""
+        ...

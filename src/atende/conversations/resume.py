@@ -37,6 +37,7 @@ from atende.conversations.service import (
     unchanged,
 )
 from atende.conversations.state import Owner
+from atende.conversations.turns import build_turn
 from atende.deferred.metrics import count
 from atende.deferred.models import DeferredRequest, DeferredStatus
 from atende.kit.clock import utcnow
@@ -125,19 +126,17 @@ class ResumeProcessor:
             close = (DeferredStatus.cancelled, "opted out")
         turn = None
         if close is None:
-            turn = Turn(
+            turn = build_turn(
                 tenant_id=channel.tenant_id,
                 conversation_id=conversation.id,
                 session_id=conversation.session_id,
                 channel_kind=channel.kind,
-                text="",
-                messages=(),
+                contact=contact,
+                # No message: the customer is known by the contact's record alone.
+                sender={},
                 state=dict(conversation.state or {}) if same_session else {},
-                contact_name=contact.name if contact else None,
-                contact_phone=contact.phone if contact else None,
                 new_session=False,
                 now=now,
-                interactive=channel.kind != "sandbox",
                 resume=dict(row.payload),
             )
         return _Plan(row, conversation, close, turn, same_session)
@@ -197,7 +196,9 @@ class ResumeProcessor:
             ):
                 await session.rollback()
                 return ""
-            said = apply_actions(session, conversation, actions, events, remember=plan.same_session)
+            said = await apply_actions(
+                session, conversation, actions, events, remember=plan.same_session
+            )
             await session.flush()
             audit = audit_of(actions)
             events.add(

@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,21 +35,28 @@ from atende.assistant.port import (
     Engine,
     Handoff,
     Memorize,
+    NotifyAdmins,
     OptOut,
     Remember,
     Say,
     Turn,
-    TurnMessage,
 )
 from atende.assistant.recall import unit
 from atende.assistant.recall_models import Memory
 from atende.assistant.voice import SpeechToText, TranscriptionFailed, audio_filename
 from atende.audit.models import AiTurn
-from atende.channels.types import ChannelRuntime, ChannelSender, SendError
-from atende.contacts.models import IdentityKind
+from atende.audit.notices import add_notice
+from atende.channels.types import (
+    ChannelDirectoryPort,
+    ChannelRuntime,
+    ChannelSender,
+    SendError,
+)
+from atende.contacts.models import Contact, IdentityKind
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
 from atende.conversations.state import Effect, Owner, Transition, Trigger, transition
+from atende.conversations.turns import build_turn, turn_messages, with_messages
 from atende.deferred.metrics import count
 from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
 from atende.deferred.policy import RetryPolicy
@@ -74,10 +81,6 @@ class TurnSettings:
     burst_max: float = 6.0
     session_timeout: timedelta = timedelta(minutes=30)
     deferred: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-class ChannelDirectoryPort(Protocol):
-    async def by_id(self, channel_id: str) -> ChannelRuntime: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,21 +218,17 @@ class TurnProcessor:
         session_id = new_id() if fresh or conversation is None else conversation.session_id
         turn = None
         if Effect.answer in step.effects:
-            turn = Turn(
+            turn = build_turn(
                 tenant_id=channel.tenant_id,
                 conversation_id=conversation_id,
                 session_id=session_id,
                 channel_kind=channel.kind,
-                text="\n".join(m.text for m in pending if m.text),
-                messages=tuple(TurnMessage(m.type, m.text, m.content) for m in pending),
+                contact=contact,
+                sender=sender,
+                messages=turn_messages(pending),
                 state={} if fresh or conversation is None else dict(conversation.state or {}),
-                contact_name=(contact.name if contact else None) or sender.get("name"),
-                contact_phone=(contact.phone if contact else None)
-                or (f"+{sender['wa_id']}" if sender.get("wa_id") else None),
                 new_session=fresh,
                 now=now,
-                interactive=channel.kind != "sandbox",
-                contact_id=contact.id if contact else None,
             )
         return _Plan(
             tuple(pending),
@@ -270,11 +269,7 @@ class TurnProcessor:
                 log.warning("voice note not transcribed", error=type(error).__name__)
         if not transcripts:
             return plan
-        messages = tuple(
-            TurnMessage(m.type, transcripts.get(m.id, m.text), m.content) for m in plan.pending
-        )
-        text = "\n".join(t for m in plan.pending if (t := transcripts.get(m.id, m.text)))
-        turn = dataclasses.replace(plan.turn, text=text, messages=messages)
+        turn = with_messages(plan.turn, turn_messages(plan.pending, transcripts))
         return dataclasses.replace(plan, turn=turn, transcripts=transcripts)
 
     def _burst_hold(self, pending: list[Message], now: datetime) -> float:
@@ -369,11 +364,9 @@ class TurnProcessor:
             )
             if plan.step.owner != conversation.owner:
                 events.owner(conversation, plan.step.owner, "inbound")
-            said = apply_actions(session, conversation, actions, events)
+            said = await apply_actions(session, conversation, actions, events)
             await keep_deferred(session, conversation, actions, events, job.key)
-            if any(isinstance(action, OptOut) for action in actions) and not contact.opted_out_at:
-                contact.opted_out_at = now
-                events.add(conversation, "opted_out")
+            record_opt_out(contact, conversation, actions, events)
             audit = audit_of(actions)
             if plan.turn is None:
                 events.add(conversation, "bot_silent", owner=conversation.owner)
@@ -405,7 +398,7 @@ class TurnProcessor:
             log.info("mark-as-read failed", error=type(exc).__name__)
 
 
-def apply_actions(
+async def apply_actions(
     session: AsyncSession,
     conversation: Conversation,
     actions: Sequence[Action],
@@ -414,8 +407,8 @@ def apply_actions(
     remember: bool = True,
 ) -> list[Message]:
     """Replies become outbox rows, a handoff moves the owner, ``Remember`` replaces the memory
-    (unless ``remember`` is off: a request resumed after its session ended), ``AiRecord`` goes to
-    the audit trail."""
+    (unless ``remember`` is off: a request resumed after its session ended), ``NotifyAdmins``
+    leaves a notice for the tenant's admins, ``AiRecord`` goes to the audit trail."""
     said: list[Message] = []
     for action in actions:
         if isinstance(action, Say):
@@ -432,6 +425,16 @@ def apply_actions(
                 events.owner(conversation, step.owner, action.reason)
         elif isinstance(action, Remember) and remember:
             conversation.state = dict(action.state)
+        elif isinstance(action, NotifyAdmins):
+            # Once per key: a notice some turn or process wrote before is not written again.
+            if await add_notice(
+                session,
+                conversation.tenant_id,
+                key=action.key,
+                kind=action.kind,
+                message=action.text,
+            ):
+                log.warning("admins notified", kind=action.kind)
         elif isinstance(action, Memorize):
             vector = unit(action.embedding)
             session.add(
@@ -449,6 +452,30 @@ def apply_actions(
             )
     record_ai(session, conversation, actions, events)
     return said
+
+
+def record_opt_out(
+    contact: Contact, conversation: Conversation, actions: Sequence[Action], events: EventLog
+) -> None:
+    """Opt-out (LGPD's right to object; WhatsApp's opt-out of business-initiated messages).
+
+    Asking to stop sets it. Writing to us again afterwards clears it: the opt-out reply promises
+    as much ("se mudar de ideia, é só escrever aqui"), and WhatsApp reads a customer's new
+    message as the customer choosing the conversation again. Both are events in the
+    conversation's log, which is the record of consent. While it is set nothing is sent on our
+    initiative: requests kept during an outage are not resumed (resume.py)."""
+    if any(isinstance(action, OptOut) for action in actions):
+        if contact.opted_out_at is None:
+            contact.opted_out_at = events.now
+            events.add(conversation, "opted_out")
+    elif contact.opted_out_at is not None:
+        events.add(
+            conversation,
+            "opt_out_cleared",
+            reason="customer_wrote_again",
+            opted_out_at=contact.opted_out_at.isoformat(),
+        )
+        contact.opted_out_at = None
 
 
 async def keep_deferred(

@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.channels.types import (
+    ChannelDirectoryPort,
     ChannelRuntime,
     ChannelSender,
     DeliveryStatus,
@@ -29,7 +30,6 @@ from atende.channels.types import (
 )
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
-from atende.conversations.service import ChannelDirectoryPort
 from atende.kit.breaker import CircuitBreaker
 from atende.kit.clock import utcnow
 from atende.kit.errors import BadRequest, NotFound

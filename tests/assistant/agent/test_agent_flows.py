@@ -9,15 +9,17 @@ from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from atende.assistant.agent.admin import configure_llm
 from atende.audit.models import AdminNotice
 from atende.brazil.money import format_brl
 from atende.conversations.models import Conversation, ConversationEvent
+from atende.conversations.service import EventLog, apply_actions
 from atende.demo import ensure_tenant
 from atende.devtools.fake_llm import ChatRequest, FakeLLM, Step, ToolCall
-from atende.tenancy.scope import ALL_TENANTS
+from atende.kit.clock import utcnow
+from atende.tenancy.scope import ALL_TENANTS, bind_tenant
 from tests.assistant.agent.support import Chat, World, records
 
 MARIA_PHONE = "+55 11 98765-4321"
@@ -318,15 +320,64 @@ async def test_that_the_monthly_token_budget_hands_over_to_the_offline_engine(
     assert await chat.say("oi") == "Olá! Como posso ajudar?"
     second = await chat.say("bom dia")
     assert "assistente virtual" in second
-    first, then = await records(world.container)
-    assert (first.fallback_reason, then.fallback_reason) == (None, "token_budget")
+    # Every turn while the budget is spent asks for the notice; the admins get it once a month.
+    assert "assistente virtual" in await Chat(world, phone="+55 31 90000-0007").say("oi")
+    first, *then = await records(world.container)
+    assert (first.fallback_reason, [t.fallback_reason for t in then]) == (
+        None,
+        ["token_budget", "token_budget"],
+    )
     assert len(world.llm.chat_requests) == 1
-    async with world.container.sessions() as session:
-        notices = list(
-            await session.scalars(select(AdminNotice), execution_options={ALL_TENANTS: True})
-        )
+    notices = await admin_notices(world)
     assert [n.kind for n in notices] == ["token_budget"]
     assert "limite mensal" in notices[0].message
+
+
+async def test_that_a_spent_budget_is_told_in_the_turns_transaction(world: World) -> None:
+    await ensure_tenant(
+        world.container.sessions, "demo", "Loja Demo", {"llm": {"monthly_token_budget": 0}}
+    )
+    world.container.profiles._cache.clear()
+    assert "assistente virtual" in await Chat(world, phone="+55 31 90000-0008").say("oi")
+    # The budget only says what to tell: the engine returns it as an action, nothing is written
+    # in the middle of the turn.
+    await clear_notices(world)
+    config, _ = await world.container.agent.config_for(world.tenant_id)
+    notice = await world.container.token_budget.spent(world.tenant_id, config)
+    assert notice is not None
+    assert notice.kind == "token_budget"
+    assert await admin_notices(world) == []
+    async with world.container.sessions() as session:
+        bind_tenant(session, world.tenant_id)
+        conversation = await session.scalar(select(Conversation))
+        assert conversation is not None
+        # A turn that rolls back tells nobody ...
+        await apply_actions(session, conversation, [notice], EventLog(session, utcnow(), None))
+        await session.rollback()
+    assert await admin_notices(world) == []
+    # ... and one that commits tells them once, however many turns ask.
+    for _ in range(2):
+        async with world.container.sessions() as session:
+            bind_tenant(session, world.tenant_id)
+            conversation = await session.scalar(select(Conversation))
+            assert conversation is not None
+            events = EventLog(session, utcnow(), None)
+            await apply_actions(session, conversation, [notice], events)
+            await session.commit()
+    assert [n.key for n in await admin_notices(world)] == [notice.key]
+
+
+async def admin_notices(world: World) -> list[AdminNotice]:
+    async with world.container.sessions() as session:
+        return list(
+            await session.scalars(select(AdminNotice), execution_options={ALL_TENANTS: True})
+        )
+
+
+async def clear_notices(world: World) -> None:
+    async with world.container.sessions() as session:
+        await session.execute(delete(AdminNotice), execution_options={ALL_TENANTS: True})
+        await session.commit()
 
 
 async def test_that_an_erp_outage_during_a_tool_call_is_handled_by_the_offline_engine(

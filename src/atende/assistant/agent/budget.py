@@ -1,4 +1,5 @@
-"""A tenant's monthly token budget: beyond it the offline engine answers and the admins are told.
+"""A tenant's monthly token budget: beyond it the offline engine answers and the admins are told
+(through a :class:`NotifyAdmins` action the turn writes, like every other effect of a turn).
 
 Usage is summed from the audit trail (``ai_turns``) once a minute per tenant and counted in
 memory in between, so the hot path never runs an aggregate over a month of rows. With several
@@ -12,16 +13,13 @@ import time
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.assistant.agent.config import LlmConfig
-from atende.audit.models import AdminNotice, AiTurn
+from atende.assistant.port import NotifyAdmins
+from atende.audit.models import AiTurn
 from atende.kit.clock import utcnow
-from atende.kit.logging import get_logger
 from atende.tenancy.scope import bind_tenant
-
-log = get_logger(__name__)
 
 
 def month_start(now: datetime) -> datetime:
@@ -36,7 +34,6 @@ class TokenBudget:
         self._refresh = refresh_seconds
         #: tenant → (month, refreshed at (monotonic), tokens used)
         self._used: dict[str, tuple[datetime, float, int]] = {}
-        self._told: set[str] = set()
 
     async def used(self, tenant_id: str) -> int:
         month = month_start(utcnow())
@@ -62,40 +59,23 @@ class TokenBudget:
         if cached is not None:
             self._used[tenant_id] = (cached[0], cached[1], cached[2] + tokens)
 
-    async def exceeded(self, tenant_id: str, config: LlmConfig) -> bool:
+    async def spent(self, tenant_id: str, config: LlmConfig) -> NotifyAdmins | None:
+        """None while the tenant has budget left this month. Once it is spent, the notice for
+        its admins: the engine returns it with the offline engine's answer and the turn writes
+        it, once per month (its key), in the turn's transaction. Nothing is written here."""
         limit = config.monthly_token_budget
         if limit is None:
-            return False
+            return None
         used = await self.used(tenant_id)
         if used < limit:
-            return False
-        await self._tell_admins(tenant_id, used, limit)
-        return True
-
-    async def _tell_admins(self, tenant_id: str, used: int, limit: int) -> None:
+            return None
         month = month_start(utcnow()).strftime("%Y-%m")
-        key = f"token_budget:{tenant_id}:{month}"
-        if key in self._told:
-            return
-        self._told.add(key)
-        async with self._sessions() as session:
-            bind_tenant(session, tenant_id)
-            session.add(
-                AdminNotice(
-                    tenant_id=tenant_id,
-                    key=key,
-                    kind="token_budget",
-                    message=(
-                        f"O limite mensal de {limit:,} tokens do assistente com IA foi atingido "
-                        f"({used:,} usados em {month}). Até o fim do mês, ou até o limite ser "
-                        "ampliado, o assistente offline responde os clientes."
-                    ).replace(",", "."),
-                )
-            )
-            try:
-                await session.commit()
-            except IntegrityError:
-                # Another process told them first: one notice per month is the point.
-                await session.rollback()
-                return
-        log.warning("monthly token budget spent; offline engine answers", used=used, limit=limit)
+        return NotifyAdmins(
+            kind="token_budget",
+            key=f"token_budget:{tenant_id}:{month}",
+            text=(
+                f"O limite mensal de {limit:,} tokens do assistente com IA foi atingido "
+                f"({used:,} usados em {month}). Até o fim do mês, ou até o limite ser "
+                "ampliado, o assistente offline responde os clientes."
+            ).replace(",", "."),
+        )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -71,10 +72,10 @@ from atende.assistant.port import (
     Turn,
 )
 from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
-from atende.assistant.tools.verification import Challenge, verified_document
-from atende.business.registry import ConnectorRegistry
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
+from atende.assistant.tools.verification import ChallengePolicy, verified_document
 from atende.channels.types import TextContent
+from atende.connectors.port import ConnectorResolver
 from atende.kit.logging import get_logger
 from atende.kit.masking import mask_text, mask_value
 from atende.kit.secrets import SecretBox
@@ -118,7 +119,7 @@ class AgentEngine:
         *,
         fallback: Engine,
         nlu: Nlu,
-        registry: ConnectorRegistry,
+        registry: ConnectorResolver,
         profiles: TenantProfiles,
         faq: FaqIndex,
         box: SecretBox,
@@ -126,6 +127,7 @@ class AgentEngine:
         budget: TokenBudget,
         client_factory: Callable[[LlmConfig], AsyncOpenAI] | None = None,
         recall: RecallStore | None = None,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self.fallback = fallback
         self._nlu = nlu
@@ -137,6 +139,7 @@ class AgentEngine:
         self.budget = budget
         self._client_factory = client_factory or _default_client
         self.recall = recall
+        self.pdf_links = pdf_links
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
 
     async def aclose(self) -> None:
@@ -163,15 +166,18 @@ class AgentEngine:
             # kept it, it resumes it), or nothing to read (an untranscribed voice note).
             return await self.fallback.reply(turn)
         started = time.perf_counter()
-        if await self.budget.exceeded(turn.tenant_id, config):
-            return await self._fall_back(turn, _Attempt(config), "token_budget", started)
+        if (notice := await self.budget.spent(turn.tenant_id, config)) is not None:
+            return [notice, *await self._fall_back(turn, _Attempt(config), "token_budget", started)]
         # Inline: about 0.1 ms a message (FastScorer); a thread hop would cost more than that,
         # and under load each hop waits for the GIL the busy loop holds.
         understanding = self._nlu.understand(turn.text[-2000:])
         if understanding.intent == "opt_out":
             return await self._fall_back(turn, _Attempt(config), "opt_out", started)
         specialist = route(
-            understanding.intent, turn.state.get("specialist"), understanding.confidence
+            understanding.intent,
+            turn.state.get("specialist"),
+            understanding.confidence,
+            choosing=_answers_options(turn.state, turn.text),
         )
         attempt = _Attempt(config, specialist=specialist, intent=understanding.intent)
         try:
@@ -259,7 +265,7 @@ class _AgentTurn:
         self.bad_calls = 0
         self.seen_calls: set[str] = set()
         self.deadline = time.monotonic() + self.config.turn_budget_seconds
-        challenge = Challenge(profile.settings.get("verification_challenge", "birth_date"))
+        challenge = ChallengePolicy.from_setting(profile.settings.get("verification_challenge"))
         self._challenge = challenge
         self._tools: BusinessTools | None = None
         #: The customer's message embedded for recall, kept as this turn's memory.
@@ -499,6 +505,7 @@ class _AgentTurn:
                     state=self.state,
                     challenge=self._challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools
@@ -580,7 +587,7 @@ class _AgentTurn:
         else:
             assert answer is not None
             text = answer
-            actions.append(Say(TextContent(answer)))
+            actions += [Say(TextContent(part)) for part in _messages(answer)]
         history = [
             *list(self.state.get("llm_history") or []),
             {"role": "user", "content": user},
@@ -608,6 +615,33 @@ class _AgentTurn:
             audit["recall"] = self.recall_status
         actions.append(Audit(audit))
         return actions
+
+
+#: A numbered option in an answer ("1. R$ 184,85, venceu em…").
+_OPTION = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
+#: Words of a message that may be a pick among options ("2", "o de 189,35", "a segunda").
+CHOICE_WORDS = 4
+#: WhatsApp messages one answer may become (further paragraphs stay in the last one).
+MAX_MESSAGES = 6
+
+
+def _answers_options(state: Any, text: str) -> bool:
+    """Whether ``text`` is short and the previous answer offered numbered options."""
+    history = list(state.get("llm_history") or [])
+    last = history[-1] if history else None
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        return False
+    offered = len(_OPTION.findall(str(last.get("content") or ""))) >= 2
+    return offered and len(text.split()) <= CHOICE_WORDS
+
+
+def _messages(answer: str) -> list[str]:
+    """One WhatsApp message per paragraph, as the offline engine writes (one idea per message):
+    a linha digitável or a PIX code in its own paragraph is then copied with a long press."""
+    parts = [part.strip() for part in re.split(r"\n\s*\n", answer) if part.strip()]
+    if len(parts) > MAX_MESSAGES:
+        parts[MAX_MESSAGES - 1 :] = ["\n\n".join(parts[MAX_MESSAGES - 1 :])]
+    return parts or [answer]
 
 
 def _retry_after(error: BaseException) -> float | None:

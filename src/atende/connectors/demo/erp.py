@@ -60,8 +60,6 @@ from atende.connectors.port import (
 from atende.kit.clock import utcnow
 from atende.kit.db import create_engine, session_factory
 
-#: Where the Business API serves a título's boleto PDF (rendered by :meth:`DemoErp.render_pdf`).
-BOLETO_PDF_PATH = "/api/v1/financeiro/boletos/{titulo_id}.pdf"
 _MAX_KEY_LENGTH = 200
 _MAX_SEARCH_LIMIT = 100
 _PLACE_ATTEMPTS = 3
@@ -145,8 +143,9 @@ class DemoErp:
     async def render_pdf(self, titulo_id: str) -> bytes:
         """The boleto PDF of a título's second copy, as :meth:`second_copy` describes it today.
 
-        No document is asked for: the Business API that serves :data:`BOLETO_PDF_PATH` decides who
-        may fetch it. The payer's document is masked on the PDF, since it travels over chat.
+        No document is asked for: the sealed link that ``atende.business.links`` hands out
+        decides who may fetch it. The payer's document is masked on the PDF, since it travels
+        over chat.
         """
         # Imported here: reportlab is heavy and only this method needs it.
         from atende.brazil.boleto_pdf import render_boleto_pdf
@@ -361,7 +360,9 @@ class DemoErp:
             due_date=charge.due_date,
             linha_digitavel=boleto.linha_digitavel,
             barcode=boleto.barcode,
-            pdf_url=BOLETO_PDF_PATH.format(titulo_id=row.id),
+            # No URL of our own: the PDF is rendered here (render_pdf), and the link customers
+            # get is sealed under ATENDE_PUBLIC_URL by atende.business.links.
+            pdf_url=None,
             pix_copia_e_cola=pix_copia_e_cola(
                 key=BENEFICIARY_CNPJ,
                 amount_cents=charge.amount_cents,
