@@ -155,3 +155,33 @@ def test_that_the_llm_is_enabled_only_with_a_base_url_and_a_model(
     settings = Settings(llm_base_url=base_url, llm_model=model)
 
     assert settings.llm_enabled is enabled
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("./var/demo_erp.db", "sqlite+aiosqlite:///var/demo_erp.db"),
+        ("/srv/atende/demo.db", "sqlite+aiosqlite:////srv/atende/demo.db"),
+        ("sqlite:///./var/demo_erp.db", "sqlite+aiosqlite:///./var/demo_erp.db"),
+        ("postgres://db/demo", "postgresql+asyncpg://db/demo"),
+        ("postgresql+asyncpg://db/demo", "postgresql+asyncpg://db/demo"),
+        ("", None),
+    ],
+)
+def test_that_the_demo_erp_database_is_a_path_or_a_url(
+    monkeypatch: pytest.MonkeyPatch, given: str, expected: str | None
+) -> None:
+    monkeypatch.setenv("ATENDE_DEMO_ERP_URL", given)
+    assert Settings().demo_erp_url == expected
+
+
+@pytest.mark.parametrize("given", ["http://erp.example.com/api", "mysql://db/demo", "."])
+def test_that_a_demo_erp_location_that_is_no_database_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("ATENDE_DEMO_ERP_URL", given)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    (problem,) = error.value.errors()
+    assert "\n" not in problem["msg"]
+    assert "./var/demo_erp.db" in problem["msg"]

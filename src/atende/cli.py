@@ -29,6 +29,9 @@ def _with_tenant(settings: Settings, slug: str, work: Callable[[Any, str], Await
     """Run ``work(sessions, tenant_id)`` against the configured database for tenant ``slug``."""
     from sqlalchemy import select
 
+    # Every table must be in the metadata before the first flush, or a foreign key to a model
+    # this command never imported (messages -> channels) cannot be resolved.
+    import atende.models  # noqa: F401
     from atende.kit.db import create_engine, session_factory
     from atende.kit.errors import AtendeError
     from atende.tenancy.models import Tenant
@@ -51,7 +54,19 @@ def _with_tenant(settings: Settings, slug: str, work: Callable[[Any, str], Await
 
 
 def _settings() -> Settings:
-    return Settings()
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as error:
+        # One line per setting, named as the operator wrote it, instead of pydantic's report.
+        raise click.ClickException(
+            "; ".join(
+                f"ATENDE_{'_'.join(str(p) for p in e['loc']).upper()}: "
+                + str(e["msg"]).removeprefix("Value error, ")
+                for e in error.errors()
+            )
+        ) from None
 
 
 def _logging(settings: Settings, *, quiet: bool = False) -> None:
@@ -334,18 +349,65 @@ def outbox() -> None:
 @click.argument("message_id", type=int)
 @click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
 def outbox_retry(message_id: int, tenant: str) -> None:
-    """Send a failed outbound message again (a running server's sweep picks it up)."""
+    """Send a failed outbound message again, now. If the provider is still unreachable the
+    message stays in the outbox, and a running server's sweep sends it later."""
+    from atende.channels.types import DeliveryStatus
+    from atende.conversations.models import Message
+    from atende.kit.errors import AtendeError
+    from atende.main import Container
     from atende.outbox.sender import retry_failed
-    from atende.queue.memory import MemoryQueue
+    from atende.outbox.service import SEND
+    from atende.tenancy.scope import bind_tenant
 
     settings = _settings()
-    _logging(settings)
-    _with_tenant(
-        settings,
-        tenant,
-        lambda sessions, tenant_id: retry_failed(sessions, MemoryQueue(), tenant_id, message_id),
-    )
-    click.echo(f"message {message_id} is back in the outbox")
+    _logging(settings, quiet=True)
+
+    async def run() -> Message:
+        container = Container(settings)
+        try:
+            tenant_id = await _tenant_id(container.sessions, tenant)
+            await retry_failed(container.sessions, container.queue, tenant_id, message_id)
+            # Deliver here rather than leave the job in this process's queue, which dies with it.
+            if container.queue.depth(SEND):
+                delivery = await container.queue.receive(SEND)
+                await container.outbox.handle(delivery.job)
+                await delivery.ack()
+            async with container.sessions() as session:
+                bind_tenant(session, tenant_id)
+                row = await session.get(Message, message_id)
+                assert row is not None  # retry_failed found it
+                return row
+        finally:
+            await container.aclose()
+
+    try:
+        row = asyncio.run(run())
+    except AtendeError as error:
+        raise click.ClickException(error.detail) from None
+    if row.status == DeliveryStatus.pending.value:
+        click.echo(
+            f"message {message_id} is back in the outbox (the provider did not take it yet: "
+            f"{row.error_title or 'the conversation has older messages to send first'}); "
+            "a running server sends it"
+        )
+    elif row.status in {DeliveryStatus.failed.value, DeliveryStatus.refused.value}:
+        raise click.ClickException(
+            f"message {message_id} {row.status} again: {row.error_code or ''} {row.error_title}"
+        )
+    else:
+        click.echo(f"message {message_id} {row.status}")
+
+
+async def _tenant_id(sessions: Any, slug: str) -> str:
+    from sqlalchemy import select
+
+    from atende.tenancy.models import Tenant
+
+    async with sessions() as session:
+        tenant_id: str | None = await session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    if tenant_id is None:
+        raise click.ClickException(f"no tenant {slug!r}")
+    return tenant_id
 
 
 @main.group()
@@ -391,7 +453,44 @@ def faq_add(path: Path, tenant: str) -> None:
             tenant_id, path.name, content
         ),
     )
-    click.echo(f"{count} passages indexed from {path.name}")
+    click.echo(f"{count} {'passage' if count == 1 else 'passages'} indexed from {path.name}")
+
+
+@faq.command("list")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def faq_list(tenant: str) -> None:
+    """The tenant's FAQ documents: name, passages, when added."""
+    from atende.assistant.faq import FaqIndex
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    documents = _with_tenant(
+        settings, tenant, lambda sessions, tenant_id: FaqIndex(sessions).documents(tenant_id)
+    )
+    if not documents:
+        click.echo("no FAQ documents (add one with `atende faq add FILE`)")
+    for document in documents:
+        passages = f"{document.passages} {'passage' if document.passages == 1 else 'passages'}"
+        click.echo(f"{document.name}\t{passages}\t{document.added_at:%Y-%m-%d %H:%M}")
+
+
+@faq.command("remove")
+@click.argument("name")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def faq_remove(name: str, tenant: str) -> None:
+    """Remove a document by the name `atende faq list` shows; its passages stop answering."""
+    from atende.assistant.faq import FaqIndex
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    count = _with_tenant(
+        settings,
+        tenant,
+        lambda sessions, tenant_id: FaqIndex(sessions).remove_document(tenant_id, name),
+    )
+    if count == 0:
+        raise click.ClickException(f"no FAQ document named {name!r} (see `atende faq list`)")
+    click.echo(f"{name} removed ({count} {'passage' if count == 1 else 'passages'})")
 
 
 @main.command("test")

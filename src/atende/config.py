@@ -18,6 +18,39 @@ class Environment(StrEnum):
     production = "production"
 
 
+def async_database_url(value: str) -> str:
+    """Accept the URLs people paste from their provider and pick the async driver for them."""
+    if value.startswith("postgres://"):
+        value = "postgresql://" + value.removeprefix("postgres://")
+    if value.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + value.removeprefix("postgresql://")
+    if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+        return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
+    return value
+
+
+#: The databases Atende has drivers for (pyproject's dependencies).
+_DATABASE_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+def database_location(value: str) -> str:
+    """A database given as a URL (``postgresql://…``, ``sqlite:///…``) or as the path of a SQLite
+    file (``./var/demo_erp.db``), as an async SQLAlchemy URL. Anything else is a ValueError whose
+    message says, in one line, what is accepted."""
+    if "://" not in value:
+        if Path(value).is_dir():
+            raise ValueError(f"{value!r} is a directory; give a file, e.g. ./var/demo_erp.db")
+        return f"sqlite+aiosqlite:///{Path(value).expanduser()}"
+    url = async_database_url(value)
+    scheme = url.split("://", 1)[0]
+    if scheme not in _DATABASE_SCHEMES:
+        raise ValueError(
+            f"{scheme!r} is not a database Atende can use; give a SQLite file path "
+            "(./var/demo_erp.db) or a URL starting with sqlite:/// or postgresql://"
+        )
+    return url
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATENDE_", extra="ignore")
 
@@ -121,14 +154,14 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        # Accept the URLs people paste from their provider and pick the async driver for them.
-        if value.startswith("postgres://"):
-            value = "postgresql://" + value.removeprefix("postgres://")
-        if value.startswith("postgresql://"):
-            return "postgresql+asyncpg://" + value.removeprefix("postgresql://")
-        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
-            return "sqlite+aiosqlite://" + value.removeprefix("sqlite://")
-        return value
+        return async_database_url(value)
+
+    @field_validator("demo_erp_url")
+    @classmethod
+    def _demo_erp_location(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return database_location(value.strip())
 
     @property
     def is_sqlite(self) -> bool:

@@ -27,19 +27,41 @@ DEMO_FAQ = """# Loja Demo: perguntas frequentes
 
 ## Horário de funcionamento
 Atendemos de segunda a sexta, das 8h às 18h, e aos sábados das 9h às 13h (horário de Brasília).
+Domingos e feriados nacionais a loja fica fechada.
 
 ## Endereço da loja
-Rua Augusta, 1500, Consolação, São Paulo (SP), CEP 01304-001.
+Rua Augusta, 1500, Consolação, São Paulo (SP), CEP 01304-001, perto da estação Consolação do
+metrô.
+
+## Retirada na loja
+Compras feitas pelo WhatsApp ou pelo site podem ser retiradas na loja sem custo de frete, a
+partir de 2 horas depois da confirmação do pagamento. Traga um documento com foto.
 
 ## Entregas e frete
-Entregamos em todo o Brasil pelos Correios e pela Jadlog. O prazo de entrega é de 3 a 10 dias
-úteis e o frete é grátis em compras acima de R$ 299,00.
+Entregamos em todo o Brasil pelos Correios e pela Jadlog. O frete é calculado pelo CEP na hora da
+compra e é grátis em compras acima de R$ 299,00.
+
+## Prazo de entrega por região
+Sudeste e Sul: de 3 a 5 dias úteis. Centro-Oeste: de 5 a 8 dias úteis. Norte e Nordeste: de 7 a
+12 dias úteis. O prazo começa a contar depois da confirmação do pagamento.
 
 ## Trocas e devoluções
 Você pode trocar ou devolver um produto em até 7 dias após o recebimento, na embalagem original.
 
+## Garantia
+Todos os produtos têm garantia de 90 dias contra defeito de fabricação. Se algo chegar quebrado
+ou parar de funcionar, mande uma foto aqui que resolvemos.
+
 ## Formas de pagamento
 Aceitamos PIX, boleto bancário e cartão de crédito em até 6 vezes sem juros.
+
+## Nota fiscal
+A nota fiscal eletrônica (NF-e) é enviada para o seu e-mail assim que o pedido é faturado. Para
+nota em nome de empresa, informe o CNPJ antes de concluir a compra.
+
+## Cancelamento de compra
+Pedidos podem ser cancelados sem custo até o envio. O estorno no cartão aparece em até duas
+faturas; no PIX e no boleto, devolvemos o valor em até 5 dias úteis.
 """
 
 

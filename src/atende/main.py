@@ -22,6 +22,7 @@ from atende.assistant.nlu import Nlu
 from atende.assistant.port import Engine
 from atende.assistant.recall import RecallStore
 from atende.assistant.voice import Transcriber
+from atende.business.links import BoletoLinks, public_url_problem
 from atende.business.registry import ConnectorRegistry
 from atende.business.service import BusinessService
 from atende.channels.directory import ChannelDirectory
@@ -30,7 +31,7 @@ from atende.channels.sandbox.service import SandboxService
 from atende.channels.types import ChannelSender
 from atende.channels.whatsapp.client import GraphClient
 from atende.channels.whatsapp.sender import WhatsAppSender
-from atende.config import LLM_TURN_CONCURRENCY, Settings
+from atende.config import LLM_TURN_CONCURRENCY, Environment, Settings
 from atende.connectors.demo import demo_database_url
 from atende.connectors.resilience import ConnectorPolicy
 from atende.conversations.resume import ResumeProcessor
@@ -119,11 +120,24 @@ class Container:
                 breaker_reset=settings.erp_breaker_reset_seconds,
             ),
         )
+        # One maker of boleto PDF links for the Business API and both engines' tools alike.
+        self.pdf_links = BoletoLinks(self.box, settings.public_url, self.erp_registry)
+        problem = public_url_problem(settings.public_url)
+        if problem and settings.env is Environment.production:
+            log.warning(
+                "ATENDE_PUBLIC_URL cannot be opened by customers: boleto PDF links will not work",
+                public_url=settings.public_url,
+                problem=problem,
+            )
         self.profiles = TenantProfiles(self.sessions)
         self.faq = FaqIndex(self.sessions)
         self.nlu = shared_nlu(settings.nlu_cache_dir or Path(settings.var_dir) / "cache")
         self.offline = DialogueEngine(
-            nlu=self.nlu, registry=self.erp_registry, profiles=self.profiles, faq=self.faq
+            nlu=self.nlu,
+            registry=self.erp_registry,
+            profiles=self.profiles,
+            faq=self.faq,
+            pdf_links=self.pdf_links,
         )
         self.token_budget = TokenBudget(self.sessions)
         # The agent answers tenants with a model configured (globally or in their settings) and
@@ -138,6 +152,7 @@ class Container:
             defaults=llm_defaults(settings),
             budget=self.token_budget,
             recall=RecallStore(self.sessions),
+            pdf_links=self.pdf_links,
         )
         self.engine: Engine = engine or self.agent
         self.transcriber = (
@@ -209,9 +224,7 @@ class Container:
             ingest=self.ingest,
             notifier=self.notifier,
         )
-        self.business = BusinessService(
-            self.erp_registry, self.box, settings.public_url, self.orders
-        )
+        self.business = BusinessService(self.erp_registry, self.pdf_links, self.orders)
         self.workers: list[Worker] = []
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False

@@ -187,7 +187,11 @@ def replay_engine(container: Container, registry: ConnectorResolver) -> Engine:
     if not isinstance(live, AgentEngine | DialogueEngine):
         raise ReplayError(f"cannot replay safely with the engine {live.name!r}")
     offline = DialogueEngine(
-        nlu=container.nlu, registry=registry, profiles=container.profiles, faq=container.faq
+        nlu=container.nlu,
+        registry=registry,
+        profiles=container.profiles,
+        faq=container.faq,
+        pdf_links=container.pdf_links,
     )
     if isinstance(live, DialogueEngine):
         return offline
@@ -203,6 +207,7 @@ def replay_engine(container: Container, registry: ConnectorResolver) -> Engine:
         budget=TokenBudget(container.sessions),
         # The live agent's clients (and their connection pools), closed with the container.
         client_factory=live.client,
+        pdf_links=container.pdf_links,
     )
 
 

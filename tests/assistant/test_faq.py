@@ -1,9 +1,12 @@
-"""FAQ answers from the tenant's own documents, on both engines' full-text search."""
+"""FAQ answers from the tenant's own documents, the same on both database engines."""
 
 from __future__ import annotations
 
-from atende.assistant.faq import FaqIndex, keywords, split_passages
-from atende.demo import ensure_tenant
+import pytest
+
+from atende.assistant.faq import FaqIndex, split_passages
+from atende.assistant.faq_terms import terms
+from atende.demo import DEMO_FAQ, ensure_tenant
 from atende.main import Container
 
 FAQ = """
@@ -22,6 +25,18 @@ Você pode trocar ou devolver um produto em até 7 dias após o recebimento.
 Aceitamos PIX, boleto bancário e cartão de crédito em até 6 vezes sem juros.
 """
 
+#: Questions whose topic is in no passage of the demo FAQ: they must get no answer (the
+#: assistant then offers a human), however many words they share with a passage.
+UNANSWERABLE = (
+    "qual o cpf do dono?",
+    "vcs vendem carro?",
+    "vcs fazem entrega de pizza?",
+    "qual o horario do jogo hoje",
+    "qual o prazo de validade do cafe",
+    "tem estacionamento?",
+    "oi",
+)
+
 
 def test_that_markdown_is_split_into_headed_passages() -> None:
     passages = split_passages(FAQ)
@@ -34,14 +49,45 @@ def test_that_markdown_is_split_into_headed_passages() -> None:
     assert passages[1][1].startswith("Entregamos em todo o Brasil")
 
 
-def test_that_keywords_drop_accents_and_filler_words() -> None:
-    assert keywords("Oi, qual o horário de funcionamento de vocês?") == [
-        "horario",
-        "funcionamento",
-    ]
+def test_that_terms_drop_filler_and_meet_the_passage_words() -> None:
+    # Accents, abbreviations and filler words go; inflections and everyday synonyms meet.
+    assert terms("Oi, qual o horário de funcionamento de vocês?") == ["~horario", "funcion"]
+    assert terms("posso trocar se nao servir?") == terms("Trocas e devoluções")
+    assert terms("quero devolver") == ["~troca"]
+    # A city or state is read as its region, as FAQs state delivery times.
+    assert terms("vcs entregam em manaus?") == ["~entrega", "nort"]
+    assert terms("moro no rio grande do sul") == ["sul"]
+    assert terms("e em fortaleza, qto tempo?") == terms("nordeste prazo")
 
 
-async def test_that_questions_find_the_right_passage_and_nonsense_finds_none(
+async def test_that_paraphrases_find_the_passage_that_answers_them(container: Container) -> None:
+    demo = await ensure_tenant(container.sessions, "demo-faq", "Demo")
+    faq = FaqIndex(container.sessions)
+    await faq.replace_document(demo, "faq.md", DEMO_FAQ)
+
+    troca = await faq.answer(demo, "posso trocar se nao servir?")
+    assert troca is not None
+    assert troca.heading == "Trocas e devoluções"
+    manaus = await faq.answer(demo, "vcs entregam em manaus? qto fica o frete")
+    assert manaus is not None
+    assert manaus.heading == "Prazo de entrega por região"
+    assert "Norte e Nordeste" in manaus.body
+    pix = await faq.answer(demo, "vcs aceitam pix?")
+    assert pix is not None
+    assert pix.heading == "Formas de pagamento"
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+async def test_that_a_question_no_passage_answers_gets_no_answer(
+    container: Container, question: str
+) -> None:
+    demo = await ensure_tenant(container.sessions, "demo-faq", "Demo")
+    faq = FaqIndex(container.sessions)
+    await faq.replace_document(demo, "faq.md", DEMO_FAQ)
+    assert await faq.answer(demo, question) is None
+
+
+async def test_that_answers_follow_the_documents_and_stay_in_their_tenant(
     container: Container,
 ) -> None:
     acme = await ensure_tenant(container.sessions, "acme", "Acme")
@@ -54,15 +100,25 @@ async def test_that_questions_find_the_right_passage_and_nonsense_finds_none(
     horario = await faq.answer(acme, "qual o horario de funcionamento?")
     assert horario is not None
     assert horario.heading == "Horário de funcionamento"
-    pagamento = await faq.answer(acme, "vcs aceitam pix ou cartao?")
-    assert pagamento is not None
-    assert pagamento.heading == "Formas de pagamento"
-    trocas = await faq.answer(acme, "posso devolver o produto?")
-    assert trocas is not None
-    assert trocas.heading == "Trocas e devoluções"
-    assert await faq.answer(acme, "qual a capital da Mongólia?") is None
-    assert await faq.answer(acme, "oi") is None
     # Another tenant's FAQ never answers for this one.
     elsewhere = await faq.answer(other, "qual o horario?")
     assert elsewhere is not None
     assert elsewhere.body == "Fechados para reforma."
+
+    # A new version of a document is what the next question reads (the index keeps the
+    # tenant's passages in memory: a change must not leave it answering from the old ones).
+    await faq.replace_document(acme, "faq.md", "## Horário\nAbrimos todos os dias, 24 horas.")
+    changed = await faq.answer(acme, "que horas vcs abrem?")
+    assert changed is not None
+    assert changed.body == "Abrimos todos os dias, 24 horas."
+    await faq.replace_document(acme, "pagamento.md", "## Pagamento\nSó PIX.")
+
+    assert [(d.name, d.passages) for d in await faq.documents(acme)] == [
+        ("faq.md", 1),
+        ("pagamento.md", 1),
+    ]
+    assert await faq.remove_document(acme, "faq.md") == 1
+    assert await faq.remove_document(acme, "faq.md") == 0
+    assert await faq.answer(acme, "que horas vcs abrem?") is None
+    assert [d.name for d in await faq.documents(acme)] == ["pagamento.md"]
+    assert [d.name for d in await faq.documents(other)] == ["faq.md"]

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import base64
 import functools
 import re
-import zlib
 from datetime import date
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 from atende.brazil.boleto import Boleto
 from atende.brazil.boleto_pdf import render_boleto_pdf
 from atende.brazil.money import format_brl
+from tests.support.pdf import decode_itf, page_content, page_text
 
 BOLETO = Boleto(
     bank_code="001",
@@ -24,20 +23,6 @@ PIX = (
     "COMERCIO DE 6009SAO PAULO62070503***6304ABCD"
 )
 POINTS_PER_MM = 72 / 25.4
-
-# Interleaved 2 of 5, narrow (n) and wide (w) elements of each digit, from the standard.
-ITF_DIGITS = {
-    "nnwwn": "0",
-    "wnnnw": "1",
-    "nwnnw": "2",
-    "wwnnn": "3",
-    "nnwnw": "4",
-    "wnwnn": "5",
-    "nwwnn": "6",
-    "nnnww": "7",
-    "wnnwn": "8",
-    "nwnwn": "9",
-}
 
 
 def _render(boleto: Boleto = BOLETO, **overrides: object) -> bytes:
@@ -62,56 +47,6 @@ def _default_pdf() -> bytes:
     return _render()
 
 
-def _page_content(pdf: bytes) -> str:
-    """The page's drawing operators: reportlab wraps them in ASCII85 over Flate."""
-    streams = re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.DOTALL)
-    assert len(streams) == 1
-    flate = base64.a85decode(streams[0].strip().removesuffix(b"~>"), adobe=False)
-    return zlib.decompress(flate).decode("latin-1")
-
-
-def _page_text(pdf: bytes) -> list[str]:
-    """Every string drawn on the page, PDF escapes undone (the fonts use WinAnsi, i.e. cp1252)."""
-    strings = re.findall(r"\(((?:[^()\\]|\\.)*)\) Tj", _page_content(pdf))
-
-    def unescape(text: str) -> str:
-        raw = re.sub(r"\\([0-7]{3}|.)", lambda m: _escape(m.group(1)), text)
-        return raw.encode("latin-1").decode("cp1252")
-
-    return [unescape(s) for s in strings]
-
-
-def _escape(sequence: str) -> str:
-    if len(sequence) == 3:
-        return chr(int(sequence, 8))
-    return {"n": "\n", "r": "\r", "t": "\t"}.get(sequence, sequence)
-
-
-def _decode_itf(pdf: bytes) -> tuple[str, float]:
-    """Read the barcode back from the bars drawn 13 mm tall: (digits, narrow bar width in pt)."""
-    bars = sorted(
-        (float(x), float(width))
-        for x, width in re.findall(r"n ([\d.]+) 0 ([\d.]+) 36\.85039 re f\*", _page_content(pdf))
-    )
-    narrow = min(width for _, width in bars)
-    spaces = [bars[i + 1][0] - (x + width) for i, (x, width) in enumerate(bars[:-1])]
-
-    def kind(width: float) -> str:
-        return "w" if width > 1.5 * narrow else "n"
-
-    bar_kinds = "".join(kind(width) for _, width in bars)
-    space_kinds = "".join(kind(width) for width in spaces)
-    assert bar_kinds[:2] == "nn"
-    assert space_kinds[:2] == "nn"  # start pattern
-    assert bar_kinds[-2:] == "wn"
-    assert space_kinds[-1:] == "n"  # stop pattern
-    digits = []
-    for start in range(2, len(bar_kinds) - 2, 5):
-        digits.append(ITF_DIGITS[bar_kinds[start : start + 5]])
-        digits.append(ITF_DIGITS[space_kinds[start : start + 5]])
-    return "".join(digits), narrow
-
-
 def test_that_the_boleto_renders_as_a_single_page_pdf() -> None:
     pdf = _default_pdf()
 
@@ -121,7 +56,7 @@ def test_that_the_boleto_renders_as_a_single_page_pdf() -> None:
 
 
 def test_that_the_page_shows_the_linha_digitavel_and_the_boleto_data_in_pt_br() -> None:
-    text = _page_text(_default_pdf())
+    text = page_text(_default_pdf())
 
     assert text.count("00190.00009 01234.567004 00000.001172 7 10160000123456") == 2
     assert "001" in text
@@ -138,16 +73,16 @@ def test_that_the_page_shows_the_linha_digitavel_and_the_boleto_data_in_pt_br() 
 
 def test_that_the_payer_document_is_masked_and_never_printed_in_full() -> None:
     pdf = _default_pdf()
-    text = _page_text(pdf)
+    text = page_text(pdf)
 
     assert "CPF ***.982.247-**" in text
-    content = _page_content(pdf)
+    content = page_content(pdf)
     assert "529.982.247-25" not in content
     assert "52998224725" not in content
 
 
 def test_that_a_payer_cnpj_is_masked_and_labelled_as_a_cnpj() -> None:
-    text = _page_text(_render(payer="Empresa Pagadora S.A.", payer_document="12.ABC.345/01DE-35"))
+    text = page_text(_render(payer="Empresa Pagadora S.A.", payer_document="12.ABC.345/01DE-35"))
 
     assert "CNPJ 12.ABC.***/****-35" in text
 
@@ -159,27 +94,27 @@ def test_that_a_payer_cnpj_is_masked_and_labelled_as_a_cnpj() -> None:
 def test_that_the_amount_is_printed_in_reais(cents: int, shown: str) -> None:
     boleto = Boleto("001", date(2025, 3, 10), cents, BOLETO.free_field)
 
-    text = _page_text(_render(boleto))
+    text = page_text(_render(boleto))
 
     assert text.count(shown) == 2  # the receipt's "Valor do documento" and the ficha's "(=) Valor"
     assert boleto.linha_digitavel_formatted in text
 
 
 def test_that_the_pix_copia_e_cola_is_printed_whole_across_lines() -> None:
-    text = _page_text(_default_pdf())
+    text = page_text(_default_pdf())
 
     start = next(i for i, line in enumerate(text) if line.startswith(PIX[:20]))
     assert "".join(text[start : start + 3]) == PIX
 
 
 def test_that_without_pix_the_pix_box_is_left_out() -> None:
-    text = _page_text(_render(pix_copia_e_cola=None))
+    text = page_text(_render(pix_copia_e_cola=None))
 
     assert "Pague com PIX" not in text
 
 
 def test_that_the_barcode_encodes_the_44_digits_in_itf_at_the_febraban_bar_width() -> None:
-    digits, narrow = _decode_itf(_default_pdf())
+    digits, narrow = decode_itf(_default_pdf())
 
     assert digits == BOLETO.barcode
     assert narrow == pytest.approx(0.254 * POINTS_PER_MM, abs=0.01)
@@ -190,7 +125,7 @@ def test_that_the_same_inputs_render_the_same_bytes() -> None:
 
 
 def test_that_a_long_name_is_shortened_without_losing_the_document() -> None:
-    text = _page_text(_render(payer="Maria " * 40))
+    text = page_text(_render(payer="Maria " * 40))
 
     assert any(line.endswith("…") for line in text)
     assert "CPF ***.982.247-**" in text

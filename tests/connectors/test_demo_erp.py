@@ -12,7 +12,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from atende.connectors.demo import (
-    BOLETO_PDF_PATH,
     DemoErp,
     business_today,
     demo_database_url,
@@ -161,7 +160,8 @@ async def test_overdue_second_copy_follows_the_demo_rule_exactly(demo: DemoErp) 
     assert copy.fine_cents == (amount * 2 + 50) // 100
     # 10 days overdue plus the 3 days to the new due date, at 1%/30 a day.
     assert copy.interest_cents == (amount * 13 + 1500) // 3000
-    assert copy.pdf_url == f"/api/v1/financeiro/boletos/{MARIA_OVERDUE_TITULO}.pdf"
+    # It renders the PDF itself: no path of its own that could reach a customer.
+    assert copy.pdf_url is None
 
 
 def test_charge_keeps_a_titulo_due_today() -> None:
@@ -266,10 +266,6 @@ async def test_render_pdf_refuses_a_paid_titulo_and_an_unknown_one(demo: DemoErp
         await demo.render_pdf(MARIA_PAID_TITULO)
     with pytest.raises(NotFound):
         await demo.render_pdf("TIT-9999")
-
-
-def test_pdf_path_is_the_business_api_route() -> None:
-    assert BOLETO_PDF_PATH.format(titulo_id="TIT-1") == "/api/v1/financeiro/boletos/TIT-1.pdf"
 
 
 # -- orders -------------------------------------------------------------------------------------

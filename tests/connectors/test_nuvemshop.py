@@ -249,7 +249,21 @@ async def test_get_order_returns_the_customers_own_order(store: NuvemshopConnect
     assert order.status == "shipped"
 
 
-@pytest.mark.parametrize("order_id", [nuvemshop_order_id(PADARIA_ORDER), "999", "../products"])
+@pytest.mark.parametrize("written", ["#5002", "5002", "nº 5002", "PED-5002"])
+async def test_get_order_takes_the_number_customers_see(
+    store: NuvemshopConnector, written: str
+) -> None:
+    # The store's e-mails show the order number, never the id.
+    assert MARIA_SHIPPED_ORDER == "PED-5002"
+
+    order = await store.get_order(MARIA_CPF, written)
+
+    assert order.id == SHIPPED_ID
+
+
+@pytest.mark.parametrize(
+    "order_id", [nuvemshop_order_id(PADARIA_ORDER), "999", "../products", "#5101", "5101"]
+)
 async def test_another_customers_or_an_unknown_order_is_not_found(
     store: NuvemshopConnector, order_id: str
 ) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from prometheus_client import CollectorRegistry
+from structlog.testing import capture_logs
 
 from atende.connectors.demo import DemoErp, business_today, seed_demo_erp
 from atende.connectors.demo.billing import TOO_LATE_TO_REISSUE
@@ -30,7 +31,7 @@ from atende.connectors.port import (
     Refused,
 )
 from atende.connectors.resilience import ResilientConnector
-from atende.connectors.rest import RestErpConnector
+from atende.connectors.rest import AdapterMisconfigured, RestErpConnector
 from tests.connectors.contract import ErpConnectorContract
 from tests.connectors.fake_business_api import FakeBusinessApi
 
@@ -171,18 +172,101 @@ async def test_a_window_longer_than_the_contract_allows_is_capped(
 # -- error mapping ------------------------------------------------------------------------------
 
 
-async def test_wrong_token_is_a_connector_error_not_worth_retrying(
+async def test_wrong_token_is_a_misconfiguration_not_worth_retrying(
     fake: FakeBusinessApi,
 ) -> None:
     connector = RestErpConnector(fake.base_url, "wrong-token")
     try:
-        with pytest.raises(ConnectorError) as raised:
-            await connector.find_customer(MARIA_CPF)
+        with pytest.raises(AdapterMisconfigured) as raised:
+            await resilient(connector).find_customer(MARIA_CPF)
     finally:
         await connector.aclose()
 
-    assert type(raised.value) is ConnectorError
+    assert raised.value.reason == "unauthorized"
     assert str(raised.value) == "unauthorized"
+    assert len(fake.calls("/api/v1/clientes")) == 1
+
+
+@pytest.mark.parametrize("suffix", ["/api/v1", "/api/v1/", "/API/V1"])
+async def test_a_base_url_that_already_ends_in_the_api_prefix_is_the_adapters_root(
+    fake: FakeBusinessApi, suffix: str
+) -> None:
+    connector = RestErpConnector(fake.base_url + suffix, TOKEN)
+    try:
+        customer = await connector.find_customer(MARIA_CPF)
+    finally:
+        await connector.aclose()
+
+    assert customer.document == MARIA_CPF
+    assert [call.path for call in fake.requests] == ["/api/v1/clientes"]
+
+
+async def test_a_base_url_that_misses_the_adapter_is_a_misconfiguration_not_a_missing_customer(
+    fake: FakeBusinessApi,
+) -> None:
+    told: list[AdapterMisconfigured] = []
+
+    async def tell(error: AdapterMisconfigured) -> None:
+        told.append(error)
+
+    # The adapter lives at the root: under /erp every route is the web server's own 404.
+    connector = RestErpConnector(f"{fake.base_url}/erp", TOKEN, on_misconfigured=tell)
+    try:
+        with capture_logs() as logs, pytest.raises(AdapterMisconfigured) as raised:
+            await resilient(connector).find_customer(MARIA_CPF)
+    finally:
+        await connector.aclose()
+
+    assert not isinstance(raised.value, NotFound)
+    assert raised.value.reason == "wrong_route"
+    assert [(e.method, e.path, e.http_status) for e in told] == [("GET", "/clientes", 404)]
+    assert len(fake.calls("/erp/api/v1/clientes")) == 1  # not retried
+    (logged,) = [line for line in logs if line["event"] == "erp adapter misconfigured"]
+    assert logged["path"] == "/clientes"
+    assert MARIA_CPF not in repr(logs)
+
+
+@pytest.mark.parametrize(
+    ("text", "content_type"),
+    [
+        # What Starlette and FastAPI answer for a route they do not have.
+        ('{"detail": "Not Found"}', "application/json"),
+        ("<html><body><h1>404 Not Found</h1></body></html>", "text/html"),
+        ("", "text/plain"),
+        # Atende's own Business API, for a route it does not have.
+        (
+            '{"type": "about:blank", "title": "not found", "status": 404, '
+            '"detail": "esta rota não existe na API", "reason": "no_such_route"}',
+            "application/problem+json",
+        ),
+        # Spring Boot's.
+        (
+            '{"timestamp": "2026-12-07T10:00:00Z", "status": 404, "error": "Not Found"}',
+            "application/json",
+        ),
+    ],
+)
+async def test_a_404_that_is_not_the_contracts_problem_details_is_a_misconfiguration(
+    rest: RestErpConnector, fake: FakeBusinessApi, text: str, content_type: str
+) -> None:
+    fake.reply_next(404, text, content_type)
+
+    with pytest.raises(AdapterMisconfigured):
+        await rest.find_customer(MARIA_CPF)
+
+
+async def test_a_404_with_the_contracts_problem_details_is_a_missing_record(
+    rest: RestErpConnector, fake: FakeBusinessApi
+) -> None:
+    fake.reply_next(
+        404,
+        '{"type": "about:blank", "title": "not found", "status": 404, '
+        '"detail": "cliente não encontrado"}',
+        "application/problem+json",
+    )
+
+    with pytest.raises(NotFound, match="cliente não encontrado"):
+        await rest.find_customer(MARIA_CPF)
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])

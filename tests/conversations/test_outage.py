@@ -250,6 +250,30 @@ async def test_that_an_api_order_during_an_outage_is_kept_and_placed_later(
     assert (await world.erp.get_product("CAM-001")).stock == 24  # placed exactly once
 
 
+async def test_that_a_kept_orders_key_reused_with_another_order_is_a_422(world: World) -> None:
+    container = world.container
+    token = await issue_token(container.sessions, world.tenant_id, "tests")
+    order = {"doc": MARIA, "items": [{"sku": "CAM-001", "quantity": 1}]}
+    key = {"Idempotency-Key": "order-outage-0002"}
+    world.adapter.down = True
+    async with (
+        running(container) as url,
+        httpx.AsyncClient(base_url=url, headers={"Auth-Token": token}) as api,
+    ):
+        accepted = await api.post("/api/v1/vendas/pedido", json=order, headers=key)
+        other = {"doc": "11.222.333/0001-81", "items": order["items"], "notes": "urgente"}
+        reused = await api.post("/api/v1/vendas/pedido", json=other, headers=key)
+        again = await api.post("/api/v1/vendas/pedido", json=order, headers=key)
+    assert accepted.status_code == 202
+    assert reused.status_code == 422
+    assert reused.json()["fields"] == ["doc", "notes"]
+    assert "campos diferentes: doc, notes" in reused.json()["detail"]
+    assert "11222333000181" not in reused.text  # names the fields, never the values
+    assert again.status_code == 202
+    (row,) = await kept(container)
+    assert row.payload["document"] == "52998224725"  # the kept order is still the first one
+
+
 async def test_that_the_breaker_state_and_kept_requests_show_in_metrics(world: World) -> None:
     container = world.container
     token = await issue_token(container.sessions, world.tenant_id, "tests")

@@ -24,10 +24,10 @@ SANDBOX_TOKEN = "test-sandbox-token"
 
 
 @asynccontextmanager
-async def serve(app: FastAPI) -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on a free port; yields its base URL."""
+async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on ``port`` (0: a free one); yields its base URL."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -99,6 +99,6 @@ def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def running(container: Container) -> AsyncIterator[str]:
-    async with serve(create_app(container)) as url:
+async def running(container: Container, port: int = 0) -> AsyncIterator[str]:
+    async with serve(create_app(container), port) as url:
         yield url

@@ -1,43 +1,44 @@
-"""A tenant's FAQ: Markdown or text documents split into passages and searched with the
-database's own full-text engine (SQLite FTS5; PostgreSQL ``portuguese`` text search).
+"""A tenant's FAQ: Markdown or text documents split into passages, and questions answered with
+the passage that covers them.
 
-The engine finds candidates; the answer is accepted only if the passage covers enough of the
-question's keywords, otherwise the assistant hands off instead of guessing.
+Customers ask in their own words ("posso trocar se nao servir?", "vcs entregam em manaus?"), so
+retrieval compares *terms* (:mod:`atende.assistant.faq_terms`: stems, shop concepts, places read
+as regions), not the words a full-text engine sees. Each question term is weighted by how rare it
+is among the tenant's passages (a word in no passage weighs most: it is what the FAQ does not
+talk about), and a passage answers only if it covers more than half of the question's weight;
+otherwise the assistant offers a human instead of guessing ("vcs vendem carro?" covers nothing,
+"vcs fazem entrega de pizza?" only its least telling half).
+
+A tenant's passages are read once and kept in memory until its documents change (the check is
+one aggregate query per question), so both database engines give the same answers: a FAQ has
+tens of passages, and scoring them in Python costs less than a full-text query would.
+Measured in docs/benchmarks.md (faq).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from unidecode import unidecode
 
 from atende.assistant.faq_models import FaqPassage
+from atende.assistant.faq_terms import terms
 from atende.tenancy.scope import bind_tenant
 
-#: Share of the question's keywords a passage must contain to count as an answer.
+#: Share of the question's weight a passage must cover to count as an answer (more than half:
+#: chosen on the dev half of benchmarks/faq_questions.yaml).
 MIN_COVERAGE = 0.5
-_WORD = re.compile(r"[a-z0-9]+")
-# Words that carry no meaning for matching a question to a passage.
-_STOPWORDS = frozenset(
-    """a o as os um uma uns umas de do da dos das no na nos nas em por para pra pro com sem que
-    qual quais quando onde como e ou se ja nao sim voces voce vc vcs eu meu minha me mim te tem
-    ter tenho ha sao ser esta estao esse essa isso este isto aqui ai la ao aos the pelo pela
-    gostaria queria quero saber sobre favor pf pfv oi ola bom dia boa tarde noite
-    obrigado""".split()
-)
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
 
 
 def search_form(value: str) -> str:
     return unidecode(value).lower()
-
-
-def keywords(question: str) -> list[str]:
-    words = _WORD.findall(search_form(question))
-    return list(dict.fromkeys(w for w in words if len(w) > 2 and w not in _STOPWORDS))
 
 
 def split_passages(document: str) -> list[tuple[str | None, str]]:
@@ -64,9 +65,39 @@ class FaqHit:
     coverage: float
 
 
+@dataclass(frozen=True, slots=True)
+class FaqDocument:
+    name: str
+    passages: int
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Passage:
+    heading: str | None
+    body: str
+    terms: frozenset[str]
+    heading_terms: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Corpus:
+    """A tenant's passages as terms, with each term's weight (inverse document frequency)."""
+
+    version: tuple[int, int | None, datetime | None]
+    passages: tuple[_Passage, ...]
+    document_frequency: dict[str, int]
+
+    def weight(self, term: str) -> float:
+        # Smoothed IDF (as scikit-learn's): a term in no passage weighs the most.
+        count = len(self.passages)
+        return math.log((count + 1) / (self.document_frequency.get(term, 0) + 1)) + 1.0
+
+
 class FaqIndex:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._corpora: dict[str, _Corpus] = {}
 
     async def replace_document(self, tenant_id: str, name: str, content: str) -> int:
         """Index ``content`` as document ``name`` (replacing an earlier version)."""
@@ -87,68 +118,81 @@ class FaqIndex:
             await session.commit()
         return len(passages)
 
-    async def search(self, tenant_id: str, question: str, *, limit: int = 3) -> list[FaqHit]:
-        words = keywords(question)
-        if not words:
-            return []
+    async def documents(self, tenant_id: str) -> list[FaqDocument]:
+        """The tenant's documents, by name."""
         async with self._sessions() as session:
             bind_tenant(session, tenant_id)
-            ids = await self._candidates(session, tenant_id, words, limit * 3)
-            if not ids:
-                return []
-            # Loaded through the ORM, so the tenant scope applies here too.
-            rows = {
-                row.id: row
-                for row in await session.scalars(select(FaqPassage).where(FaqPassage.id.in_(ids)))
-            }
-        hits = []
-        for passage_id in ids:
-            row = rows.get(passage_id)
-            if row is None:
+            rows = await session.execute(
+                select(
+                    FaqPassage.document, func.count(FaqPassage.id), func.max(FaqPassage.created_at)
+                )
+                .group_by(FaqPassage.document)
+                .order_by(FaqPassage.document)
+            )
+            return [FaqDocument(name, int(count), added) for name, count, added in rows]
+
+    async def remove_document(self, tenant_id: str, name: str) -> int:
+        """Remove document ``name``; the number of passages removed (0: no such document)."""
+        async with self._sessions() as session:
+            bind_tenant(session, tenant_id)
+            result = await session.execute(delete(FaqPassage).where(FaqPassage.document == name))
+            await session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def search(self, tenant_id: str, question: str, *, limit: int = 3) -> list[FaqHit]:
+        """The passages that share terms with ``question``, best first."""
+        asked = terms(question)
+        if not asked:
+            return []
+        corpus = await self._corpus(tenant_id)
+        weights = {term: corpus.weight(term) for term in asked}
+        total = sum(weights.values())
+        ranked: list[tuple[tuple[float, int, int], FaqHit]] = []
+        for passage in corpus.passages:
+            covered = sum(weight for term, weight in weights.items() if term in passage.terms)
+            if covered == 0:
                 continue
-            present = set(_WORD.findall(row.search_text))
-            coverage = sum(1 for w in words if w in present or _stem_in(w, present)) / len(words)
-            hits.append(FaqHit(row.heading, row.body, coverage))
-        hits.sort(key=lambda hit: -hit.coverage)
-        return hits[:limit]
+            in_heading = sum(1 for term in asked if term in passage.heading_terms)
+            # Ties go to the passage whose heading names the topic, then to the shorter one.
+            key = (covered / total, in_heading, -len(passage.terms))
+            ranked.append((key, FaqHit(passage.heading, passage.body, covered / total)))
+        ranked.sort(key=lambda item: item[0], reverse=True)
+        return [hit for _, hit in ranked[:limit]]
 
     async def answer(self, tenant_id: str, question: str) -> FaqHit | None:
         """The best passage, or None when nothing covers the question well enough."""
         hits = await self.search(tenant_id, question, limit=1)
-        return hits[0] if hits and hits[0].coverage >= MIN_COVERAGE else None
+        return hits[0] if hits and hits[0].coverage > MIN_COVERAGE else None
 
-    @staticmethod
-    async def _candidates(
-        session: AsyncSession, tenant_id: str, words: list[str], limit: int
-    ) -> list[int]:
-        # Full-text engines need their own SQL; the tenant filter is explicit here and the
-        # passages are then loaded through the scoped ORM.
-        if session.get_bind().dialect.name == "postgresql":
-            query = " | ".join(f"{w}:*" for w in words)
-            result = await session.execute(
-                text(
-                    "SELECT id FROM faq_passages "
-                    "WHERE tenant_id = :tenant "
-                    "AND to_tsvector('portuguese', search_text) @@ to_tsquery('portuguese', :q) "
-                    "ORDER BY ts_rank(to_tsvector('portuguese', search_text), "
-                    "to_tsquery('portuguese', :q)) DESC LIMIT :limit"
-                ),
-                {"tenant": tenant_id, "q": query, "limit": limit},
+    async def _corpus(self, tenant_id: str) -> _Corpus:
+        async with self._sessions() as session:
+            bind_tenant(session, tenant_id)
+            # Any change to the tenant's documents changes one of these (a replaced document's
+            # rows are newer, a removed one lowers the count).
+            count, last_id, last_at = (
+                await session.execute(
+                    select(
+                        func.count(FaqPassage.id),
+                        func.max(FaqPassage.id),
+                        func.max(FaqPassage.created_at),
+                    )
+                )
+            ).one()
+            version = (int(count), last_id, last_at)
+            cached = self._corpora.get(tenant_id)
+            if cached is not None and cached.version == version:
+                return cached
+            rows = (await session.execute(select(FaqPassage.heading, FaqPassage.body))).all()
+        passages = tuple(
+            _Passage(
+                heading,
+                body,
+                frozenset(terms(f"{heading or ''}\n{body}")),
+                frozenset(terms(heading or "")),
             )
-        else:
-            query = " OR ".join(f'"{w}"*' for w in words)
-            result = await session.execute(
-                text(
-                    "SELECT p.id FROM faq_fts JOIN faq_passages p ON p.id = faq_fts.rowid "
-                    "WHERE faq_fts MATCH :q AND p.tenant_id = :tenant "
-                    "ORDER BY bm25(faq_fts) LIMIT :limit"
-                ),
-                {"tenant": tenant_id, "q": query, "limit": limit},
-            )
-        return [int(row[0]) for row in result]
-
-
-def _stem_in(word: str, present: set[str]) -> bool:
-    """A cheap plural/gender match ("entregas" ~ "entrega", "trocas" ~ "troca")."""
-    stem = word[:-1] if len(word) > 4 and word[-1] in "sa" else word
-    return any(candidate.startswith(stem) for candidate in present)
+            for heading, body in rows
+        )
+        frequency = Counter(term for passage in passages for term in passage.terms)
+        corpus = _Corpus(version, passages, dict(frequency))
+        self._corpora[tenant_id] = corpus
+        return corpus

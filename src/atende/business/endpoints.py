@@ -81,7 +81,7 @@ def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessSe
     async def tenant(auth_token: Annotated[str | None, Header()] = None) -> str:
         tenant_id = await tenant_for_token(sessions, auth_token)
         if tenant_id is None:
-            raise Unauthorized("missing or wrong Auth-Token")
+            raise Unauthorized("Auth-Token ausente ou inválido")
         return tenant_id
 
     Tenant = Annotated[str, Depends(tenant)]
@@ -152,8 +152,9 @@ def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessSe
 
         201 with the receipt when the ERP took it. When the ERP is down the order is kept
         durably and placed later with the same key: 202 with its state and a ``Location`` to
-        follow it (``GET /api/v1/vendas/pedido/{key}``). Posting the same key again answers what
-        became of it."""
+        follow it (``GET /api/v1/vendas/pedido/{key}``). Posting the same key again with the same
+        order answers what became of it; with another order, 422 (``idempotency_key_reused``,
+        ``fields`` naming what differs)."""
         request = OrderRequest(document=body.doc, items=body.items, notes=body.notes)
         row = await service.place_order(tenant_id, request, idempotency_key)
         receipt = receipt_of(row)

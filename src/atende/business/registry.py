@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from atende.audit.models import AdminNotice
 from atende.connectors.demo import DemoErp
 from atende.connectors.nuvemshop import NuvemshopConnector
 from atende.connectors.port import ErpConnector
 from atende.connectors.resilience import ConnectorPolicy, ResilientConnector
-from atende.connectors.rest import RestErpConnector
+from atende.connectors.rest import AdapterMisconfigured, RestErpConnector
+from atende.kit.clock import utcnow
 from atende.kit.errors import NotFound
 from atende.kit.secrets import SecretBox
 from atende.tenancy.models import Tenant
+from atende.tenancy.scope import bind_tenant
 
 
 class ConnectorRegistry:
@@ -43,6 +47,8 @@ class ConnectorRegistry:
         self._demo_erp_url = demo_erp_url
         self._connectors: dict[str, ResilientConnector] = {}
         self._demo: DemoErp | None = None
+        #: Notices already written by this process (one a tenant, problem and day is enough).
+        self._told: set[str] = set()
 
     async def aclose(self) -> None:
         for connector in self._connectors.values():
@@ -58,10 +64,10 @@ class ConnectorRegistry:
             async with self._sessions() as session:
                 tenant = await session.get(Tenant, tenant_id)
             if tenant is None:
-                raise NotFound("unknown tenant")
+                raise NotFound("empresa desconhecida")
             policy = self._policy
             found = ResilientConnector(
-                self._build(dict(tenant.settings or {}).get("erp") or {}),
+                self._build(dict(tenant.settings or {}).get("erp") or {}, tenant_id),
                 tenant_id=tenant_id,
                 timeout=policy.timeout,
                 attempts=policy.attempts,
@@ -72,7 +78,7 @@ class ConnectorRegistry:
             self._connectors[tenant_id] = found
         return found
 
-    def _build(self, config: dict[str, Any]) -> ErpConnector:
+    def _build(self, config: dict[str, Any], tenant_id: str) -> ErpConnector:
         kind = config.get("kind")
         if kind == "demo":
             # Every demo tenant shares the one embedded demo ERP (and its connection).
@@ -81,7 +87,9 @@ class ConnectorRegistry:
             return self._demo
         if kind == "rest":
             return RestErpConnector(
-                str(config["base_url"]), self._box.decrypt(str(config["token"]))
+                str(config["base_url"]),
+                self._box.decrypt(str(config["token"])),
+                on_misconfigured=lambda error: self._tell_admins(tenant_id, error),
             )
         if kind == "nuvemshop":
             return NuvemshopConnector(
@@ -90,4 +98,42 @@ class ConnectorRegistry:
                 user_agent=str(config["user_agent"]),
                 base_url=str(config.get("base_url") or "https://api.tiendanube.com/v1"),
             )
-        raise NotFound("this tenant has no ERP connector configured")
+        raise NotFound("esta empresa não tem um sistema (ERP) configurado no Atende")
+
+    async def _tell_admins(self, tenant_id: str, error: AdapterMisconfigured) -> None:
+        """Leave the tenant's admins a notice (`atende notices`): only they can fix it."""
+        key = f"erp_misconfigured:{tenant_id}:{error.reason}:{utcnow():%Y-%m-%d}"
+        if key in self._told:
+            return
+        self._told.add(key)
+        async with self._sessions() as session:
+            bind_tenant(session, tenant_id)
+            session.add(
+                AdminNotice(
+                    tenant_id=tenant_id,
+                    key=key,
+                    kind="erp_misconfigured",
+                    message=_MISCONFIGURED[error.reason].format(
+                        method=error.method, path=error.path, status=error.http_status
+                    )
+                    + " Enquanto isso, o assistente oferece um atendente aos clientes que pedem "
+                    "dados do ERP.",
+                )
+            )
+            try:
+                await session.commit()
+            except IntegrityError:
+                # Another process told them first today: one notice a day is the point.
+                await session.rollback()
+
+
+_MISCONFIGURED = {
+    "wrong_route": (
+        "O ERP (conector REST) respondeu {status} à rota {method} /api/v1{path}, que deveria "
+        "existir: a URL configurada (base_url) não aponta para a raiz do adaptador."
+    ),
+    "unauthorized": (
+        "O ERP (conector REST) recusou o token configurado ({status} em {method} /api/v1{path}): "
+        "confira o token do adaptador."
+    ),
+}

@@ -7,18 +7,21 @@ thin and the assistant's tools (which call the same connectors) keep their own w
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
 from atende.brazil.documents import check_document
 from atende.business.errors import (
+    ErpBadAnswer,
     ErpUnavailable,
     InvalidBusinessRequest,
     InvalidDocument,
+    LinkGone,
     RefusedByBusiness,
 )
-from atende.business.links import PdfGrant, open_pdf_link, seal_pdf_link
+from atende.business.links import CHANGED_BOLETO, BoletoLinks, PdfSource
 from atende.business.registry import ConnectorRegistry
 from atende.connectors.port import (
+    ConnectorError,
     ConnectorUnavailable,
     Customer,
     InvalidRequest,
@@ -33,18 +36,13 @@ from atende.connectors.port import (
 )
 from atende.deferred.models import DeferredRequest, DeferredStatus
 from atende.deferred.orders import OrderLedger
-from atende.kit.errors import BadRequest
+from atende.kit.errors import AtendeError, BadRequest
 from atende.kit.errors import NotFound as NotFoundError
-from atende.kit.secrets import SecretBox
+from atende.kit.logging import get_logger
 
 T = TypeVar("T")
 
-
-@runtime_checkable
-class PdfSource(Protocol):
-    """Connectors that can render a boleto's PDF themselves (the demo ERP does)."""
-
-    async def render_pdf(self, titulo_id: str) -> bytes: ...
+log = get_logger(__name__)
 
 
 def valid_document(text: str) -> str:
@@ -59,7 +57,7 @@ async def _call(call: Awaitable[T]) -> T:
     try:
         return await call
     except NotFound as error:
-        raise NotFoundError(str(error) or "not found") from None
+        raise NotFoundError(str(error) or "não encontrado") from None
     except Refused as error:
         raise RefusedByBusiness(error.reason) from None
     except InvalidRequest as error:
@@ -68,16 +66,23 @@ async def _call(call: Awaitable[T]) -> T:
         raise ErpUnavailable(
             "o sistema da empresa não respondeu; tente novamente em instantes"
         ) from error
+    except ConnectorError as error:
+        if isinstance(error, AtendeError):  # a misconfiguration carries its own status and words
+            raise
+        # The connector's own words are about the wire (a malformed answer, a status): no PII.
+        log.warning("erp answered outside its contract", error=str(error))
+        raise ErpBadAnswer(
+            "o sistema da empresa deu uma resposta inesperada; tente novamente mais tarde"
+        ) from error
 
 
 class BusinessService:
     def __init__(
-        self, registry: ConnectorRegistry, box: SecretBox, public_url: str, orders: OrderLedger
+        self, registry: ConnectorRegistry, links: BoletoLinks, orders: OrderLedger
     ) -> None:
         self._orders = orders
         self._registry = registry
-        self._box = box
-        self._public_url = public_url
+        self._links = links
 
     async def customer(self, tenant_id: str, doc: str) -> Customer:
         document = valid_document(doc)
@@ -93,21 +98,29 @@ class BusinessService:
         document = valid_document(doc)
         erp = await self._registry.erp(tenant_id)
         copy = await _call(erp.second_copy(document, titulo_id))
-        if copy.pdf_url is None or not isinstance(erp.inner, PdfSource):
-            return copy
-        # The connector's own path is not reachable by a customer: hand out a sealed public link.
-        link = seal_pdf_link(self._box, self._public_url, PdfGrant(tenant_id, titulo_id, document))
+        # The same link the assistant sends (business/links.py): never the connector's own path.
+        link = await self._links.for_customer(tenant_id, document, copy)
         return copy.model_copy(update={"pdf_url": link})
 
     async def boleto_pdf(self, seal: str) -> bytes:
-        """The PDF behind a sealed link, after checking the título is still the customer's."""
-        grant = open_pdf_link(self._box, seal)
-        if grant is None:
-            raise NotFoundError("this link is invalid or expired")
+        """The PDF behind a sealed link, after checking the título is still the customer's and
+        still the boleto they were shown (same barcode): 404 for a forged link, 410 for a
+        stale one."""
+        grant = self._links.open(seal)
         erp = await self._registry.erp(grant.tenant_id)
-        titulos = await _call(erp.open_titulos(grant.document))
-        if grant.titulo_id not in {t.id for t in titulos} or not isinstance(erp.inner, PdfSource):
-            raise NotFoundError("this boleto is no longer open")
+        if not isinstance(erp.inner, PdfSource):
+            raise LinkGone(CHANGED_BOLETO)
+        try:
+            titulos = await _call(erp.open_titulos(grant.document))
+            if grant.titulo_id not in {t.id for t in titulos}:
+                raise LinkGone(CHANGED_BOLETO)
+            if grant.barcode is not None:
+                current = await _call(erp.second_copy(grant.document, grant.titulo_id))
+                if current.barcode != grant.barcode:
+                    raise LinkGone(CHANGED_BOLETO)
+        except (NotFoundError, RefusedByBusiness):
+            # The customer or the título is gone, or the ERP would no longer re-issue it.
+            raise LinkGone(CHANGED_BOLETO) from None
         return await _call(erp.inner.render_pdf(grant.titulo_id))
 
     async def orders(self, tenant_id: str, doc: str, days: int) -> list[Order]:
@@ -121,7 +134,7 @@ class BusinessService:
             return [await _call(erp.get_product(sku.strip().upper()))]
         if query and query.strip():
             return await _call(erp.search_products(query.strip()))
-        raise BadRequest("give a sku or a search query (q)")
+        raise BadRequest("informe o código do produto (sku) ou um termo de busca (q)")
 
     async def place_order(
         self, tenant_id: str, request: OrderRequest, idempotency_key: str
@@ -135,7 +148,7 @@ class BusinessService:
     async def order_status(self, tenant_id: str, idempotency_key: str) -> DeferredRequest:
         row = await self._orders.find(tenant_id, idempotency_key)
         if row is None:
-            raise NotFoundError("no order was posted with this Idempotency-Key")
+            raise NotFoundError("nenhum pedido foi enviado com esta Idempotency-Key")
         return row
 
 

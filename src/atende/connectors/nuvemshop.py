@@ -16,7 +16,8 @@ Mapping onto the port:
   its own: closing is how a store finishes a delivered order), its ``closed_at`` being the
   delivery time; shipped/fulfilled → shipped; anything else (unpacked, unshipped, unfulfilled)
   → processing. ``Order.id`` is Nuvemshop's order ``id`` (what ``GET /orders/{id}`` takes), and
-  ``shipping_option`` is reported as the carrier;
+  ``shipping_option`` is reported as the carrier; ``get_order`` also takes the order ``number``
+  customers see in the store's e-mails (``#5001``), looked for among their orders of the last year;
 * products: one :class:`Product` per variant (the variant's SKU, price and stock); a promotional
   price, when set, is the price; a variant whose stock is not tracked (``stock`` null) is
   available with :data:`UNTRACKED_STOCK` units;
@@ -52,6 +53,7 @@ from yarl import URL
 
 from atende.brazil.documents import DocumentKind as CheckedKind
 from atende.brazil.documents import check_document, format_document
+from atende.connectors.order_numbers import names_order, parse_order_number
 from atende.connectors.port import (
     ConnectorError,
     ConnectorUnavailable,
@@ -98,6 +100,8 @@ NO_ORDERS_HERE = (
 
 _PER_PAGE = 50
 _MAX_SEARCH_LIMIT = 100
+#: How far back :meth:`NuvemshopConnector.get_order` looks for an order by its number.
+_ORDER_NUMBER_DAYS = 365
 _CENT = Decimal("0.01")
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 _NOT_DIGIT = re.compile(r"\D")
@@ -260,6 +264,11 @@ class NuvemshopConnector:
         if days < 1:
             raise InvalidRequest("O período deve ser de pelo menos 1 dia.")
         customer_id = await self._customer_id(document)
+        orders = [_order(item) for item in await self._orders_of(customer_id, days)]
+        orders.sort(key=lambda order: order.created_at, reverse=True)
+        return orders
+
+    async def _orders_of(self, customer_id: str, days: int) -> list[_Order]:
         since = datetime.now(UTC) - timedelta(days=days)
         raw = await self._list(
             "orders",
@@ -268,20 +277,25 @@ class NuvemshopConnector:
         )
         # Filtered again here: the window and the owner are promises to the customer, whatever
         # the API made of the query.
-        orders = [
-            _order(item)
-            for item in raw
-            if item.created_at >= since and _owner(item) in {None, customer_id}
+        return [
+            item for item in raw if item.created_at >= since and _owner(item) in {None, customer_id}
         ]
-        orders.sort(key=lambda order: order.created_at, reverse=True)
-        return orders
 
     async def get_order(self, document: str, order_id: str) -> Order:
+        """The order by the number the store shows customers (``#5001``) or by its id.
+
+        Customers only ever see the number, which the API does not take as an identifier, so it
+        is looked for among the customer's orders of the last year first; an id (what the bot
+        itself prints) is fetched directly after that.
+        """
         customer_id = await self._customer_id(document)
-        wanted = order_id.strip().lstrip("#")
-        if not wanted.isdigit():
+        for item in await self._orders_of(customer_id, _ORDER_NUMBER_DAYS):
+            if item.number is not None and names_order(order_id, str(item.number)):
+                return _order(item)
+        written = parse_order_number(order_id)
+        if written is None or not written.compact.isdigit():
             raise NotFound("Pedido não encontrado.")
-        body = await self._get_json(self._store_url / "orders" / wanted)
+        body = await self._get_json(self._store_url / "orders" / written.compact)
         item = _parse(_Order, body)
         if _owner(item) != customer_id:
             raise NotFound("Pedido não encontrado.")

@@ -11,8 +11,16 @@ Answers are mapped back onto the port's errors:
   violation, a plain :class:`ConnectorError` (retrying would get the same body);
 * 404 → :class:`NotFound`; 409 → :class:`Refused` with the adapter's pt-BR ``detail``;
   400 and 422 → :class:`InvalidRequest`;
-* 401/403 → ``ConnectorError("unauthorized")``: a configuration problem, not worth retrying;
+* a 404 that is not the contract's problem details (an HTML page, an empty body, a framework's
+  bare ``{"detail": "Not Found"}``) means the *route* does not exist: the base URL is wrong, not
+  the record missing, so it is :class:`AdapterMisconfigured`, never :class:`NotFound`;
+* 401/403 → :class:`AdapterMisconfigured` (``unauthorized``): a wrong token, not worth retrying;
 * 408, 429, 5xx, timeouts and connection errors → :class:`ConnectorUnavailable`.
+
+A misconfiguration is logged (method, path and status: no documents) and reported to the
+``on_misconfigured`` hook, through which the registry tells the tenant's admins; the customer
+is never told "not found" for it. A ``base_url`` that already ends in the contract's ``/api/v1``
+prefix (the commonest slip: pasting the API's address) is accepted as the adapter's root.
 
 There are no retries here: wrap the connector in
 :class:`~atende.connectors.resilience.ResilientConnector`, which owns timeouts per attempt,
@@ -21,7 +29,8 @@ retries and the circuit breaker. Nothing here logs a document, a token or a requ
 Gaps of the wire contract, and how they are bridged:
 
 * it has no "one order" route, so :meth:`RestErpConnector.get_order` looks the order up among
-  the customer's orders of the last 365 days (the longest window the contract allows);
+  the customer's orders of the last 365 days (the longest window the contract allows), with the
+  shared rule of :mod:`atende.connectors.order_numbers` (``5001`` finds ``PED-5001``);
 * ``dias`` is capped at 365 on the wire, so a longer window is answered with 365 days;
 * ``?q=`` takes no limit, so ``limit`` is applied to what the adapter returns;
 * ``Idempotency-Key`` must be 8 to 100 printable ASCII characters; other keys travel as their
@@ -31,12 +40,14 @@ Gaps of the wire contract, and how they are bridged:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from atende.brazil.documents import check_document
+from atende.connectors.order_numbers import names_order
 from atende.connectors.port import (
     ConnectorError,
     ConnectorUnavailable,
@@ -52,9 +63,10 @@ from atende.connectors.port import (
     Titulo,
 )
 from atende.connectors.wire import json_or_none, parse_answer
+from atende.kit.errors import AtendeError
 from atende.kit.logging import get_logger
 
-__all__ = ["RestErpConnector"]
+__all__ = ["AdapterMisconfigured", "RestErpConnector"]
 
 log = get_logger(__name__)
 
@@ -67,6 +79,36 @@ _TITULOS = TypeAdapter(list[Titulo])
 _ORDERS = TypeAdapter(list[Order])
 _PRODUCTS = TypeAdapter(list[Product])
 _REFUSED = "O sistema da empresa recusou o pedido."
+_PREFIX = "/api/v1"
+#: What Starlette/FastAPI answer for a route they do not have (a JSON body, but not the
+#: contract's problem details for a missing record).
+_FRAMEWORK_NOT_FOUND = "not found"
+
+
+class AdapterMisconfigured(ConnectorError, AtendeError):
+    """The adapter cannot be used as configured (wrong base URL, wrong token): the business's
+    admins must fix the tenant's settings. Not a business answer (never "not found") and not
+    transient (retrying gets the same answer). Also an :class:`AtendeError`, so the Business API
+    answers it with its status and the offline engine offers the customer a person."""
+
+    status_code = 502
+    title = "bad gateway"
+
+    def __init__(self, reason: str, *, method: str, path: str, http_status: int) -> None:
+        super().__init__(
+            "o sistema da empresa está mal configurado no Atende; os administradores foram avisados"
+        )
+        #: ``wrong_route`` or ``unauthorized``.
+        self.reason = reason
+        self.method = method
+        self.path = path
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+MisconfigurationHook = Callable[[AdapterMisconfigured], Awaitable[None]]
 
 
 class RestErpConnector:
@@ -84,8 +126,10 @@ class RestErpConnector:
         *,
         timeout: float = 5.0,
         max_connections: int = 100,
+        on_misconfigured: MisconfigurationHook | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        self._base_url = adapter_root(base_url)
+        self._on_misconfigured = on_misconfigured
         self._token = token
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._max_connections = max_connections
@@ -137,9 +181,8 @@ class RestErpConnector:
         return _parse(_ORDERS, await self._get("/faturamento/pedidos", params))
 
     async def get_order(self, document: str, order_id: str) -> Order:
-        wanted = order_id.strip().upper()
         for order in await self.recent_orders(document, _MAX_DAYS):
-            if order.id.upper() == wanted:
+            if names_order(order_id, order.id):
                 return order
         raise NotFound("Pedido não encontrado.")
 
@@ -192,7 +235,7 @@ class RestErpConnector:
         json_body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Any:
-        url = f"{self._base_url}/api/v1{path}"
+        url = f"{self._base_url}{_PREFIX}{path}"
         session = self._get_session()
         try:
             async with session.request(
@@ -213,21 +256,44 @@ class RestErpConnector:
             if body is None:
                 raise ConnectorError(f"adapter answered {status} without a JSON body")
             return body
-        _raise_for(status, body, method, path)
+        try:
+            _raise_for(status, body, method, path)
+        except AdapterMisconfigured as error:
+            # Path and status only: the query string and the body carry documents.
+            log.error(
+                "erp adapter misconfigured",
+                reason=error.reason,
+                method=method,
+                path=path,
+                http_status=status,
+            )
+            if self._on_misconfigured is not None:
+                await self._on_misconfigured(error)
+            raise
+
+
+def adapter_root(base_url: str) -> str:
+    """The adapter's root URL, to which the contract's ``/api/v1/...`` paths are appended."""
+    root = base_url.strip().rstrip("/")
+    if root.lower().endswith(_PREFIX):
+        root = root[: -len(_PREFIX)].rstrip("/")
+    return root
 
 
 def _raise_for(status: int, body: Any, method: str, path: str) -> NoReturn:
     detail = _detail(body)
     if status == 404:
+        if not _is_record_missing(body):
+            raise AdapterMisconfigured("wrong_route", method=method, path=path, http_status=status)
         raise NotFound(detail or "Não encontrado.")
     if status == 409:
         raise Refused(detail or _REFUSED)
     if status in {400, 422}:
         raise InvalidRequest(detail or "Requisição inválida.")
+    if status in {401, 403}:
+        raise AdapterMisconfigured("unauthorized", method=method, path=path, http_status=status)
     # Path and status only: the query string and the body carry documents.
     log.warning("erp adapter error", method=method, path=path, http_status=status)
-    if status in {401, 403}:
-        raise ConnectorError("unauthorized")
     if status in {408, 429} or status >= 500:
         raise ConnectorUnavailable(f"adapter answered {status}")
     raise ConnectorError(f"adapter answered {status}")
@@ -239,6 +305,19 @@ def _detail(body: Any) -> str | None:
         if isinstance(detail, str) and detail.strip():
             return detail.strip()
     return None
+
+
+def _is_record_missing(body: Any) -> bool:
+    """A 404 from a route that exists says so in the contract's problem details, with a
+    ``detail``; a route that does not exist answers whatever the web server or framework says
+    (HTML, nothing, ``{"detail": "Not Found"}``)."""
+    detail = _detail(body)
+    if detail is None:
+        return False
+    assert isinstance(body, dict)  # _detail found one
+    bare = set(body) == {"detail"} and detail.casefold() == _FRAMEWORK_NOT_FOUND
+    # Atende's own Business API says so when it has no such route.
+    return not bare and body.get("reason") != "no_such_route"
 
 
 def _parse_model(model: type[M], body: Any) -> M:

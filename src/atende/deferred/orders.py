@@ -5,6 +5,11 @@ Every order posted to ``/api/v1/vendas/pedido`` is written to ``deferred_request
 (``GET /api/v1/vendas/pedido/{key}``). An order the ERP could not take is kept as ``pending``; the
 worker's ``order`` job places it again with the same idempotency key (so the ERP never books it
 twice) until it goes through, is refused by the business's rules, or grows older than the policy.
+
+A key names one request, not one slot: posting it again with another body is the client's bug
+(a key reused for a new order), answered with :class:`IdempotencyKeyReused` (422) rather than
+with the earlier order, as Stripe and the IETF ``Idempotency-Key`` draft do. The ledger row keeps
+the normalised request it was created for, which is what a repeat is compared with.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from atende.deferred.metrics import count
 from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
 from atende.deferred.policy import RetryPolicy
 from atende.kit.clock import utcnow
+from atende.kit.errors import AtendeError
 from atende.kit.logging import get_logger
 from atende.kit.notify import Notifier
 from atende.queue.port import Job, JobQueue
@@ -37,6 +43,41 @@ log = get_logger(__name__)
 
 #: The job that places a kept order again (key: the row's id).
 ORDER = "order"
+
+#: The request's fields as the Business API names them, in the order a reason lists them.
+_WIRE_NAMES = {"document": "doc", "items": "items", "notes": "notes"}
+
+
+class IdempotencyKeyReused(AtendeError):
+    """The key was first used with another request. ``fields`` names what differs, as the API
+    spells it (never the values: they may be a CPF)."""
+
+    status_code = 422
+    title = "idempotency key reused"
+
+    def __init__(self, fields: list[str]) -> None:
+        listed = ", ".join(fields)
+        plural = "s" if len(fields) > 1 else ""
+        super().__init__(
+            "esta Idempotency-Key já foi usada em outro pedido, com outro conteúdo "
+            f"(campo{plural} diferente{plural}: {listed}); use uma chave nova para um pedido "
+            "novo, ou reenvie exatamente o mesmo pedido para saber o que aconteceu com ele"
+        )
+        self.fields = fields
+
+    def extensions(self) -> dict[str, object]:
+        return {"reason": "idempotency_key_reused", "fields": self.fields}
+
+
+def _same_request(row: DeferredRequest, request: OrderRequest) -> DeferredRequest:
+    """``row`` when it was created for ``request``; IdempotencyKeyReused otherwise."""
+    stored = dict(row.payload or {})
+    posted = request.model_dump(mode="json")
+    differ = [wire for name, wire in _WIRE_NAMES.items() if stored.get(name) != posted.get(name)]
+    if differ:
+        log.warning("idempotency key reused with another order", fields=differ)
+        raise IdempotencyKeyReused(differ)
+    return row
 
 
 class OrderLedger:
@@ -63,10 +104,11 @@ class OrderLedger:
         self, tenant_id: str, request: OrderRequest, idempotency_key: str
     ) -> DeferredRequest:
         """Place the order now, or keep it if the ERP is down. Business refusals propagate (the
-        caller gets them at once); a key seen before returns what became of it, untouched."""
+        caller gets them at once); a key seen before returns what became of it, untouched, if it
+        comes with the same request (IdempotencyKeyReused if not)."""
         known = await self.find(tenant_id, idempotency_key)
         if known is not None:
-            return known
+            return _same_request(known, request)
         erp = await self._registry.erp(tenant_id)
         now = utcnow()
         row = DeferredRequest(
@@ -90,7 +132,9 @@ class OrderLedger:
             row.attempts = 1
             row.result = receipt.model_dump(mode="json")
         stored = await self._insert(row)
-        if stored is row and row.status == DeferredStatus.pending.value:
+        if stored is not row:
+            return _same_request(stored, request)
+        if row.status == DeferredStatus.pending.value:
             count(ORDER, "kept")
             log.warning("ERP unavailable; order kept", retry_in=round(delay, 1))
             await self._queue.enqueue(Job(ORDER, row.id, tenant_id), delay=delay)

@@ -79,6 +79,79 @@ def test_cpf_inside_a_longer_number_is_not_a_cpf() -> None:
     assert _of_type("boleto 3419152998224725000", "cpf") == []
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cpf 529,982,247-25",
+        "anota aí 529.982.247 - 25",
+        "pode usar o cpf 529-982-247-25",
+        "cpf 529.982.247 25",
+        # Voice transcripts group the digits as they were spoken.
+        "é o cpf é 52 99 822 47 25",
+        "o cpf 5 2 9 9 8 2 2 4 7 2 5 é do meu marido",
+        # Four-digit groups are also how a landline is written: the document word decides.
+        "meu cpf é 5299 8224 725",
+        "então o meu cpf é cinco dois nove nove oito dois dois quatro sete dois cinco",
+        "cpf cinco dois nove ponto nove oito dois ponto dois quatro sete traço dois cinco",
+    ],
+)
+def test_loosely_written_cpf(text: str) -> None:
+    [cpf] = _of_type(text, "cpf")
+    assert cpf.value == "52998224725"
+    assert text[cpf.start : cpf.end] == cpf.text
+
+
+def test_dictated_six_is_meia() -> None:
+    # 007.766.047-16, dictated as Brazilians say six in a number.
+    text = "cpf zero zero sete sete meia meia zero quatro sete um meia"
+    assert [(e.type, e.value) for e in extract(text).entities] == [("cpf", "00776604716")]
+
+
+@pytest.mark.parametrize(
+    "text", ["cnpj 11 222 333 0001 81", "cnpj 11.222.333.0001-81", "o cnpj é 11222333 0001 81"]
+)
+def test_loosely_written_cnpj(text: str) -> None:
+    assert [(e.type, e.value) for e in extract(text).entities] == [("cnpj", "11222333000181")]
+
+
+def test_letters_only_cnpj_next_to_a_document_word() -> None:
+    assert _found("ABCDEFGHJKLM50 é o documento") == [("cnpj", "ABCDEFGHJKLM50", "ABCDEFGHJKLM50")]
+    assert _found("ABCDEFGHJKLM50") == []
+
+
+def test_loose_document_with_wrong_check_digits_is_reported() -> None:
+    result = extract("meu cpf é 52 99 822 47 24")
+    assert result.entities == ()
+    assert [(d.kind, d.value) for d in result.invalid_documents] == [("cpf", "52998224724")]
+    spoken = extract("cpf cinco dois nove nove oito dois dois quatro sete dois quatro")
+    assert [d.value for d in spoken.invalid_documents] == ["52998224724"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Grouped unlike a document, and no document word: just numbers.
+        "anota aí 52 99 822 47 25",
+        "3 4 5 6 7 8 9 1 2 3 4",
+        # Dictated phone numbers are not documents.
+        "me liga no nove nove oito sete seis cinco quatro tres dois um zero",
+        "cpf já mandei, meu celular é 11 98 765 43 74",
+        # A document grouping whose check digits fail, with no document word: not a document.
+        "anota aí 529.982.247 - 24",
+    ],
+)
+def test_loose_numbers_that_are_not_documents(text: str) -> None:
+    result = extract(text)
+    assert not [e for e in result.entities if e.type in {"cpf", "cnpj"}]
+    assert result.invalid_documents == ()
+
+
+def test_landline_after_a_document_stays_a_phone() -> None:
+    result = extract("cpf 529.982.247-25, fixo 3456 7890")
+    assert [(e.type, e.value) for e in result.entities] == [("cpf", "52998224725")]
+    assert result.invalid_documents == ()
+
+
 # --- phones are not CPFs ----------------------------------------------------------------------
 
 # 119.876.543-74 has valid CPF check digits and is also shaped like a São Paulo mobile number.
@@ -199,6 +272,14 @@ def test_not_a_sku(text: str) -> None:
         ("meu pedido #12345 não chegou", "12345", "#12345"),
         ("status do PED-2026-0001", "PED-2026-0001", "PED-2026-0001"),
         ("status do ped-2026-0001", "PED-2026-0001", "ped-2026-0001"),
+        # As the bot itself prints them, and as customers then copy them.
+        ("onde esta o PED-5001", "PED-5001", "PED-5001"),
+        ("rastreio do ped-5003?", "PED-5003", "ped-5003"),
+        ("cade o ped5001", "PED5001", "ped5001"),
+        ("status do pedido 5001", "5001", "5001"),
+        ("pedido n° 5001", "5001", "5001"),
+        ("#5001", "5001", "#5001"),
+        ("meu pedido é o 5001", "5001", "5001"),
     ],
 )
 def test_order_id(text: str, value: str, span: str) -> None:
@@ -206,8 +287,11 @@ def test_order_id(text: str, value: str, span: str) -> None:
     assert (order.value, order.text) == (value, span)
 
 
-def test_compra_with_a_quantity_is_not_an_order_id() -> None:
-    assert _of_type("compra 300 unidades", "order_id") == []
+@pytest.mark.parametrize(
+    "text", ["compra 300 unidades", "pedido e 3 unidades", "meu pedido foi o de 300 reais"]
+)
+def test_a_quantity_or_an_amount_is_not_an_order_id(text: str) -> None:
+    assert _of_type(text, "order_id") == []
 
 
 def test_email_is_lowercased() -> None:

@@ -71,8 +71,8 @@ from atende.assistant.port import (
     Turn,
 )
 from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
-from atende.assistant.tools.verification import Challenge, verified_document
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
+from atende.assistant.tools.verification import ChallengePolicy, verified_document
 from atende.channels.types import TextContent
 from atende.connectors.port import ConnectorResolver
 from atende.kit.logging import get_logger
@@ -126,6 +126,7 @@ class AgentEngine:
         budget: TokenBudget,
         client_factory: Callable[[LlmConfig], AsyncOpenAI] | None = None,
         recall: RecallStore | None = None,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self.fallback = fallback
         self._nlu = nlu
@@ -137,6 +138,7 @@ class AgentEngine:
         self.budget = budget
         self._client_factory = client_factory or _default_client
         self.recall = recall
+        self.pdf_links = pdf_links
         self._clients: dict[tuple[str, str], AsyncOpenAI] = {}
 
     async def aclose(self) -> None:
@@ -259,7 +261,7 @@ class _AgentTurn:
         self.bad_calls = 0
         self.seen_calls: set[str] = set()
         self.deadline = time.monotonic() + self.config.turn_budget_seconds
-        challenge = Challenge(profile.settings.get("verification_challenge", "birth_date"))
+        challenge = ChallengePolicy.from_setting(profile.settings.get("verification_challenge"))
         self._challenge = challenge
         self._tools: BusinessTools | None = None
         #: The customer's message embedded for recall, kept as this turn's memory.
@@ -499,6 +501,7 @@ class _AgentTurn:
                     state=self.state,
                     challenge=self._challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools

@@ -15,15 +15,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import phonenumbers
 from unidecode import unidecode
 
+from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choose
 from atende.assistant.dialogue.replies import (
     Replies,
     format_date,
+    option_line,
     order_text,
     orders_text,
     second_copy_intro,
     titulo_line,
+    titulo_option,
+    titulos_heading,
 )
 from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu, Understanding
@@ -40,7 +45,7 @@ from atende.assistant.port import (
     ToolCallRecord,
     Turn,
 )
-from atende.assistant.tools.core import BusinessTools, ToolContext, ToolError
+from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ConfirmOrder,
@@ -52,10 +57,11 @@ from atende.assistant.tools.models import (
     RequestSecondCopy,
     StockQuery,
 )
-from atende.assistant.tools.verification import Challenge
+from atende.assistant.tools.verification import ChallengePolicy
 from atende.assistant.voice import VOICE_FALLBACK_REPLY
-from atende.brazil.documents import DocumentProblem
+from atende.brazil.documents import DocumentKind, DocumentProblem, check_document
 from atende.brazil.money import format_brl
+from atende.brazil.plural import count_of
 from atende.channels.types import (
     Button,
     ButtonsContent,
@@ -81,6 +87,13 @@ NEEDS_CUSTOMER = frozenset(
         "place_order",
     }
 )
+_DOCUMENT_WORDS = re.compile(r"\b(cpf|cnpj|documento|doc)\b")
+#: A run of digits with the punctuation documents and phones are written with.
+_DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
+_PHONE_NOT_DOCUMENT = (
+    "Esse número parece um telefone. Para consultar, preciso do *CPF* (11 dígitos) ou do *CNPJ* "
+    "(14) do cadastro."
+)
 _DOCUMENT_PROBLEMS = {
     DocumentProblem.check_digits: "os dígitos verificadores não conferem",
     DocumentProblem.length: "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
@@ -103,11 +116,13 @@ class DialogueEngine:
         registry: ConnectorResolver,
         profiles: TenantProfiles,
         faq: FaqIndex,
+        pdf_links: PdfLinks | None = None,
     ) -> None:
         self._nlu = nlu
         self._registry = registry
         self._profiles = profiles
         self._faq = faq
+        self.pdf_links = pdf_links
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         profile = await self._profiles.get(turn.tenant_id)
@@ -144,7 +159,7 @@ class _Conversation:
     async def tools(self) -> BusinessTools:
         if self._tools is None:
             erp = await self.engine._registry.erp(self.turn.tenant_id)
-            challenge = Challenge(self.settings.get("verification_challenge", "birth_date"))
+            challenge = ChallengePolicy.from_setting(self.settings.get("verification_challenge"))
             self._tools = BusinessTools(
                 ToolContext(
                     tenant_id=self.turn.tenant_id,
@@ -154,6 +169,7 @@ class _Conversation:
                     state=self.state,
                     challenge=challenge,
                     turn_number=int(self.state["turn"]),
+                    pdf_links=self.engine.pdf_links,
                 )
             )
         return self._tools
@@ -308,15 +324,14 @@ class _Conversation:
             self.actions.append(OptOut())
             self.say(self.replies.text("opt_out"))
             return
+        nlu = _order_number_means_status(nlu)
         awaiting = self.state.get("awaiting")
-        if awaiting == "challenge" and not _entity(nlu, "cpf", "cnpj"):
+        typed_document = bool(_entity(nlu, "cpf", "cnpj") or nlu.invalid_documents)
+        if awaiting == "challenge" and not typed_document:
             await self._answer_challenge(self.turn.text[:100])
             return
-        if awaiting == "titulo":
-            chosen = self._chosen_titulo()
-            if chosen is not None:
-                await self._second_copy(chosen)
-                return
+        if awaiting == "titulo" and await self._choose_titulo(nlu):
+            return
         if awaiting == "order_confirm" and nlu.intent in {"affirm", "deny"}:
             await self._confirm_order(nlu.intent == "affirm")
             return
@@ -327,6 +342,11 @@ class _Conversation:
         if document is not None:
             await self._identify(document)
             return
+        mistyped = self._mistyped_document(nlu, awaiting == "document")
+        if mistyped is not None:
+            self.state["awaiting"] = "document"
+            self.say(mistyped)
+            return
         if awaiting == "document" and nlu.intent in {"provide_document", OUT_OF_SCOPE_INTENT}:
             self.say(
                 "Não consegui identificar um CPF ou CNPJ na sua mensagem. Pode digitar só os "
@@ -334,6 +354,31 @@ class _Conversation:
             )
             return
         await self._intent(nlu)
+
+    def _mistyped_document(self, nlu: Understanding, awaiting_document: bool) -> str | None:
+        """What to say when the customer meant to type a CPF or CNPJ and it came out wrong: a
+        check digit off, or a digit missing or too many. A phone number is not a mistyped CPF;
+        it is told apart by its shape, unless the customer called it a document."""
+        folded = unidecode(self.turn.text).lower()
+        called_document = bool(_DOCUMENT_WORDS.search(folded))
+        for invalid in nlu.invalid_documents:
+            if invalid.kind == "cpf" and not called_document and _is_phone(invalid.value):
+                return _PHONE_NOT_DOCUMENT if awaiting_document else None
+            kind = DocumentKind.cpf if invalid.kind == "cpf" else DocumentKind.cnpj
+            return _mistyped(kind, invalid.reason)
+        if not (awaiting_document or called_document):
+            return None
+        for match in _DIGIT_RUN.finditer(self.turn.text):
+            digits = re.sub(r"\D", "", match.group())
+            if not called_document and _is_phone(match.group()):
+                return _PHONE_NOT_DOCUMENT
+            if len(digits) in {11, 14} or not 9 <= len(digits) <= 16:
+                continue
+            return (
+                f"Esse número tem {count_of(len(digits), 'dígito')}, mas um CPF tem 11 e um "
+                "CNPJ, 14. Parece que faltou ou sobrou algum: pode conferir e mandar de novo?"
+            )
+        return None
 
     async def _intent(self, nlu: Understanding) -> None:
         intent = nlu.intent
@@ -396,17 +441,10 @@ class _Conversation:
             self.state["awaiting"] = "challenge"
             self.say(result.question or "Para sua segurança, confirme um dado do cadastro.")
         elif result.status == "invalid_document":
-            problem = _DOCUMENT_PROBLEMS.get(DocumentProblem(result.reason or "empty"), "")
             self.state["awaiting"] = "document"
-            self.say(f"Esse documento parece inválido: {problem}. Pode conferir e enviar de novo?")
-        elif result.status == "locked":
-            self.handoff("verification locked")
+            self.say(_mistyped(check_document(document).kind, result.reason))
         else:
-            self.state["awaiting"] = "document"
-            self.say(
-                "Não encontrei cadastro com esse documento. Confere o número? Se preferir, "
-                "responda *atendente*."
-            )
+            self.handoff("verification locked")
 
     async def _answer_challenge(self, answer: str) -> None:
         tools = await self.tools()
@@ -418,8 +456,10 @@ class _Conversation:
             self.say("Obrigada, identidade confirmada! ✅")
             await self._goal()
         elif result.status == "wrong":
+            left = result.attempts_left
             self.say(
-                f"Não confere com o cadastro. Tente de novo ({result.attempts_left} tentativas)."
+                "Não confere com o cadastro. Confira também se o CPF ou CNPJ está certo. "
+                f"{'Resta' if left == 1 else 'Restam'} {count_of(left, 'tentativa')}."
             )
         else:
             self.handoff(
@@ -464,29 +504,71 @@ class _Conversation:
         if len(titulos) == 1 and goal == "invoice_copy":
             await self._second_copy(titulos[0].id)
             return
-        self.state["options"] = [t.id for t in titulos]
+        options = [titulo_option(t) for t in titulos]
+        self.state["options"] = [option.to_memory() for option in options]
         self.state["awaiting"] = "titulo"
-        body = f"Você tem {len(titulos)} boleto(s) em aberto. De qual quer a 2ª via?"
+        heading = titulos_heading(titulos, goal)
+        if goal == "invoice_copy":
+            ending = "Responda com o número."
+        elif len(titulos) == 1:
+            ending = "Quer a 2ª via? Responda *1*."
+        else:
+            ending = "Quer a 2ª via de algum? Responda com o número."
         if self.turn.interactive and len(titulos) <= 10:
             rows = tuple(ListRow(t.id, format_brl(t.amount_cents), titulo_line(t)) for t in titulos)
             self.say(
-                ListContent(body=body, button="Ver boletos", sections=(ListSection(None, rows),))
+                ListContent(body=heading, button="Ver boletos", sections=(ListSection(None, rows),))
             )
         else:
             lines = [f"{n}. {titulo_line(t)}" for n, t in enumerate(titulos, 1)]
-            self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
+            self.say(heading + "\n" + "\n".join(lines) + "\n" + ending)
 
-    def _chosen_titulo(self) -> str | None:
-        options = [str(option) for option in self.state.get("options") or []]
+    async def _choose_titulo(self, nlu: Understanding) -> bool:
+        """The customer's answer to the list of títulos: the 2ª via of the one chosen, or the
+        list again when the answer fits several or none. False: not an answer to the list."""
+        options = [Option.from_memory(raw) for raw in self.state.get("options") or []]
+        choice = self._choice(options)
+        if choice.status is ChoiceStatus.none and len(options) == 1 and nlu.intent == "affirm":
+            choice = Choice(ChoiceStatus.chosen, (options[0],))
+        chosen = choice.chosen
+        if chosen is not None:
+            await self._second_copy(chosen.id)
+            return True
+        # "o 7" is a wrong answer to the list; a long message with a number in it is more
+        # likely a new request.
+        short = len(self.turn.text.split()) <= 5
+        if choice.status is ChoiceStatus.ambiguous or (
+            choice.status is ChoiceStatus.unmatched and short
+        ):
+            self._ask_titulo_again(options, choice)
+            return True
+        return False
+
+    def _choice(self, options: list[Option]) -> Choice:
+        ids = {option.id: option for option in options}
         for message in self.turn.messages:
-            chosen = message.content.get("id")
-            if message.type in {"list_reply", "button_reply"} and chosen in options:
-                return str(chosen)
-        number = re.fullmatch(r"\s*(\d{1,2})\s*", self.turn.text)
-        if number and 1 <= int(number.group(1)) <= len(options):
-            return options[int(number.group(1)) - 1]
-        upper = self.turn.text.upper()
-        return next((option for option in options if option in upper), None)
+            picked = message.content.get("id")
+            if message.type in {"list_reply", "button_reply"} and picked in ids:
+                return Choice(ChoiceStatus.chosen, (ids[str(picked)],))
+        return choose(options, self.turn.text)
+
+    def _ask_titulo_again(self, options: list[Option], choice: Choice) -> None:
+        if choice.status is ChoiceStatus.ambiguous:
+            shown = list(choice.candidates)
+            body = f"Encontrei {count_of(len(shown), 'boleto')} assim. Qual deles?"
+        else:
+            shown = options
+            body = "Não achei esse boleto na lista. Qual deles você quer?"
+        if self.turn.interactive and len(shown) <= 10:
+            rows = tuple(
+                ListRow(o.id, format_brl(o.amount_cents or 0), option_line(o)) for o in shown
+            )
+            self.say(
+                ListContent(body=body, button="Ver boletos", sections=(ListSection(None, rows),))
+            )
+            return
+        lines = [f"{options.index(o) + 1}. {option_line(o)}" for o in shown]
+        self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
 
     async def _second_copy(self, titulo_id: str) -> None:
         tools = await self.tools()
@@ -608,6 +690,46 @@ def _product_words(text: str) -> str | None:
     words = _PRODUCT_FILLER.sub(" ", re.sub(r"[^\w\s]", " ", unidecode(text).lower()))
     query = " ".join(words.split())
     return query or None
+
+
+def _mistyped(kind: DocumentKind | None, reason: str | None) -> str:
+    """A CPF or CNPJ that fails its checks: most likely a typo, so say so and ask again."""
+    name = (
+        {DocumentKind.cpf: "CPF", DocumentKind.cnpj: "CNPJ"}.get(kind, "número")
+        if kind
+        else "número"
+    )
+    try:
+        problem = _DOCUMENT_PROBLEMS[DocumentProblem(reason or "empty")]
+    except ValueError:
+        problem = "ele não passa na conferência dos dígitos"
+    return (
+        f"Esse {name} parece ter sido digitado com algum erro: {problem}. Pode conferir e "
+        "mandar de novo?"
+    )
+
+
+def _is_phone(text: str) -> bool:
+    """A Brazilian phone number (with or without +55, area code and punctuation)."""
+    try:
+        number = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
+
+
+#: Intents an order number may come with; with any other, the number is the request itself.
+_ORDER_NUMBER_INTENTS = frozenset(
+    {"order_status", "delivery_tracking", "invoice_copy", "open_invoices", "human_handoff"}
+)
+
+
+def _order_number_means_status(nlu: Understanding) -> Understanding:
+    """ "#5001" or "pedido n° 5001" alone: the classifier may read an order (or a "no") in so
+    few words, but an existing order's number asks about that order."""
+    if _entity(nlu, "order_id") and nlu.intent not in _ORDER_NUMBER_INTENTS:
+        return dataclasses.replace(nlu, intent="order_status")
+    return nlu
 
 
 def _entity(nlu: Understanding, *types: str) -> str | None:

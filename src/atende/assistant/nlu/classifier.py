@@ -1,7 +1,7 @@
 """Offline pt-BR intent classifier and the :class:`Nlu` facade (intent + entities).
 
 The model is scikit-learn, trained from ``data/train.yaml`` the first time it is needed (about
-2 s on one server core, threshold tuning included; see docs/benchmarks.md) and kept in memory
+3 s on one server core, threshold tuning included; see docs/benchmarks.md) and kept in memory
 for the life of the process (optionally in a cache file as well):
 
 * text → :func:`atende.assistant.nlu.normalize.normalize` (placeholders, accents, emoji...);
@@ -47,6 +47,7 @@ from atende.assistant.nlu.entities import Entity, InvalidDocument, extract_from,
 from atende.assistant.nlu.normalize import normalize_from
 
 __all__ = [
+    "HELD_OUT_SETS",
     "INTENTS",
     "OUT_OF_SCOPE",
     "IntentModel",
@@ -56,6 +57,7 @@ __all__ = [
     "cross_validate",
     "default_nlu",
     "load_examples",
+    "load_expected_documents",
     "normalized_examples",
     "thresholded",
     "train",
@@ -128,6 +130,22 @@ def load_examples(name: str = "train") -> list[tuple[str, str]]:
                 raise ValueError(f"{name}.yaml: {intent}: not a non-empty string: {text!r}")
             examples.append((text, intent))
     return examples
+
+
+#: The evaluation sets in ``data/``, never trained on: ``heldout`` was written with the training
+#: data; ``heldout_independent`` before the training data was widened, from customers' situations
+#: rather than from intents, and no training example was derived from it.
+HELD_OUT_SETS = ("heldout", "heldout_independent")
+
+
+def load_expected_documents(name: str) -> dict[str, tuple[str, ...]]:
+    """The ``documents`` section of ``data/<name>.yaml``: message → ``("cpf:<digits>", ...)``.
+
+    Every other message of the set must yield no CPF or CNPJ entity.
+    """
+    raw = (resources.files("atende.assistant.nlu") / "data" / f"{name}.yaml").read_text("utf-8")
+    documents = yaml.safe_load(raw).get("documents") or {}
+    return {text: tuple(expected) for text, expected in documents.items()}
 
 
 def normalized_examples(

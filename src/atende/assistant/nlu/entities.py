@@ -9,22 +9,31 @@ Definitions (what each entity type accepts, and its ``value``):
 ``cpf``
     ``529.982.247-25``, ``529982247-25``, ``529 982 247 25`` or ``52998224725`` whose check
     digits are valid (:func:`atende.brazil.documents.check_document`). Value: the 11 digits.
+    Also written loosely: other separators (``529,982,247-25``, ``529.982.247 - 25``,
+    ``529-982-247-25``), any grouping (``52 99 822 47 25``, as voice transcripts group digits),
+    or dictated in words (``cinco dois nove nove oito...``, "meia" for six); such a run is a
+    candidate when a document word is near it, or, with none, when it is grouped 3-3-3-2 and its
+    check digits are valid.
 ``cnpj``
     ``11.222.333/0001-81`` or the 2026 alphanumeric ``12.ABC.345/01DE-35`` (12 letters or digits
     and 2 numeric check digits), formatted or bare, with valid check digits. Value: 14 digits, or
     14 uppercase characters for the alphanumeric form. So that ordinary words never are
     candidates, an unformatted alphanumeric run counts only when typed without lowercase letters
     or right after the word "CNPJ", and one with no digit in its first 12 characters only when
-    written with the "/" or after "CNPJ".
+    written with the "/", after "CNPJ" or next to a document word.
+    A numeric CNPJ may be written loosely as well (``11 222 333 0001 81``,
+    ``11.222.333.0001-81``), under the rules of a loose CPF (grouped 2-3-3-4-2).
 ``cep``
     ``01310-100`` or ``01.310-100``; a bare ``01310100`` only right after the word "CEP". Value:
     the 8 digits (:func:`atende.brazil.documents.normalize_cep`).
 ``email``
     Value: the address in lowercase.
 ``order_id``
-    ``PED-2026-0001`` (``PED``, a 4-digit year, 4 to 6 digits; value uppercase), ``#12345`` (3
+    ``PED-5001``, ``PED5001`` or ``PED-2026-0001`` (``PED``, an optional 4-digit year, 3 to 12
+    digits; value uppercase as typed), ``#12345`` (3
     to 12 digits), or 3 to 12 digits right after "pedido", "ped" or "ordem", optionally with
-    "nº", "número", "n." or "#" between (``pedido 12345``, ``pedido nº 12345``); after "compra"
+    "nº", "número", "n." or "#" between (``pedido 12345``, ``pedido nº 12345``), or 4 digits or
+    more after "é o" and the like (``meu pedido é o 5001``); after "compra"
     or "encomenda" only with such a mark ("compra nº 4521"), because "compra 300 unidades" is a
     verb and a quantity. Value: the digits (or the ``PED-`` code). ``text`` is the identifier
     itself (``12345``, ``#12345``), not the keyword.
@@ -158,13 +167,16 @@ _PHONE = re.compile(
     r"9?\d{4}[\s.-]?\d{4}"
     r"(?![\w]|[.\-/]\d)"
 )
-_ORDER_CODE = re.compile(r"(?<![\w-])PED-\d{4}-\d{4,6}(?![\w-])", re.IGNORECASE)
+# The demo ERP's numbers as the bot prints them ("PED-5001") and the year-prefixed form
+# ("PED-2026-0001"); the hyphen is often left out when typing.
+_ORDER_CODE = re.compile(r"(?<![\w-])PED-?(?:\d{4}-)?\d{3,12}(?![\w-])", re.IGNORECASE)
 _ORDER_HASH = re.compile(r"(?<![\w#])#\s?\d{3,12}(?![\w])")
 _ORDER_MARK = r"(?:n[o.]?\.?|numero|num\.?|de\s+numero|#)"
 # Runs on folded text (see _fold), hence the ASCII keywords. "compra" and "encomenda" are also
 # verbs ("compra 300 unidades"), so they need an explicit number mark.
 _ORDER_KEYWORD = re.compile(
-    r"\b(?:(?:pedido|ped|ordem)s?\b[\s:]*(?:" + _ORDER_MARK + r"\s*)?"
+    r"\b(?:(?:pedido|ped|ordem)s?\b[\s:]*(?:(?:e|eh|era|foi|o)\s+(?=(?:o\s+)?\d{4}))*"
+    r"(?:" + _ORDER_MARK + r"\s*)?"
     r"|(?:compra|encomenda)\s*" + _ORDER_MARK + r"\s*)"
     r"(?P<id>\d{3,12})(?![\w]|[.,/-]\d)"
 )
@@ -344,12 +356,88 @@ def _mobile_shaped(digits: str) -> bool:
     return len(digits) == 11 and digits[:2] in _AREA_CODES and digits[2] == "9"
 
 
+# How customers also write a document, found where the strict shapes above did not match: digit
+# groups of any size with any separators (",", " - ", "." instead of "/"), as typed in a hurry or
+# as a voice transcript groups them ("23 54 388 11 08"), and digits dictated as words ("cinco
+# dois nove..."). 11 digits are a CPF, 14 a CNPJ.
+_LOOSE_DIGITS = re.compile(
+    r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[.,/-]\s?|\s)\d{1,8}){1,13}(?![\w]|[.,/-]\d)"
+)
+_SPOKEN_DIGITS = {
+    "zero": "0",
+    "um": "1",
+    "uma": "1",
+    "dois": "2",
+    "duas": "2",
+    "tres": "3",
+    "quatro": "4",
+    "cinco": "5",
+    "seis": "6",
+    "meia": "6",  # "meia" (half a dozen) is how six is dictated in Brazil
+    "sete": "7",
+    "oito": "8",
+    "nove": "9",
+}
+_SPOKEN_DIGIT = "(?:" + "|".join(_SPOKEN_DIGITS) + ")"
+# Between dictated digits: spaces, commas, and the punctuation read aloud.
+_SPOKEN_SEPARATOR = r"(?:[\s,]+(?:(?:ponto|traco|tracinho|hifen|barra)[\s,]+)?)"
+_SPOKEN_RUN = re.compile(
+    r"\b" + _SPOKEN_DIGIT + r"(?:" + _SPOKEN_SEPARATOR + _SPOKEN_DIGIT + r"){10,13}\b"
+)
+_SPOKEN_WORD = re.compile(r"[a-z]+")
+# The groupings of a formatted CPF and CNPJ: a loose run grouped so is a document even without a
+# document word nearby (when its check digits are valid).
+_DOCUMENT_GROUPS = {(3, 3, 3, 2), (2, 3, 3, 4, 2)}
+
+
+def _document_context(folded: str, start: int, end: int) -> bool:
+    """Whether a document word ("cpf", "cnpj"...) is near ``folded[start:end]`` and nearer than
+    any phone word."""
+    near = folded[max(0, start - _CONTEXT_CHARS) : start] + " " + folded[end : end + _CONTEXT_CHARS]
+    return bool(_DOCUMENT_WORDS.search(near)) and not _phone_context(folded, start, end)
+
+
+def _loose_document(
+    text: str, folded: str, spans: _Spans, start: int, end: int, digits: str, grouped: bool
+) -> None:
+    kind = {11: "cpf", 14: "cnpj"}.get(len(digits))
+    if kind is None or not spans.free(start, end):
+        return
+    # Without a document word around, only a valid document grouped as one is taken: anything
+    # else with 11 or 14 digits (a barcode fragment, a list of amounts) stays a number.
+    if _document_context(folded, start, end) or (grouped and check_document(digits).valid):
+        spans.add(kind, text, start, end, digits)
+
+
+def _scan_loose_documents(text: str, folded: str, spans: _Spans) -> None:
+    # Most messages hold neither 11 digits nor 11 words: skip the patterns (a third of scan()).
+    if sum(map(str.isdigit, text)) >= 11:
+        _scan_loose_digits(text, folded, spans)
+    if folded.count(" ") >= 10:
+        for match in _SPOKEN_RUN.finditer(folded):
+            words = _SPOKEN_WORD.findall(match.group())
+            digits = "".join(_SPOKEN_DIGITS[word] for word in words if word in _SPOKEN_DIGITS)
+            _loose_document(text, folded, spans, match.start(), match.end(), digits, False)
+
+
+def _scan_loose_digits(text: str, folded: str, spans: _Spans) -> None:
+    for match in _LOOSE_DIGITS.finditer(text):
+        if _PHONE.fullmatch(match.group()):
+            continue
+        groups = tuple(len(group) for group in re.findall(r"\d+", match.group()))
+        digits = re.sub(r"\D", "", match.group())
+        grouped = groups in _DOCUMENT_GROUPS
+        _loose_document(text, folded, spans, match.start(), match.end(), digits, grouped)
+
+
 def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
     for match in _CNPJ.finditer(text):
-        raw, start = match.group(), match.start()
+        raw, start, end = match.group(), match.start(), match.end()
         formatted = any(sep in raw for sep in "./-")
         root = re.sub(r"[./-]", "", raw)[:12]
-        if not any(c.isdigit() for c in root) and not ("/" in raw or _after_cnpj(folded, start)):
+        if not any(c.isdigit() for c in root) and not (
+            "/" in raw or _after_cnpj(folded, start) or _document_context(folded, start, end)
+        ):
             continue  # a 12-letter word and 2 digits is a document only if it is written as one
         typed_as_code = not any(c.islower() for c in raw)
         if raw.isdigit() or formatted or typed_as_code or _after_cnpj(folded, start):
@@ -359,6 +447,9 @@ def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
         if raw.isdigit():
             continue  # bare 11 digits may be phones: decided after the formatted phones
         spans.add("cpf", text, match.start(), match.end())
+    # Before the phones, which would take "1089 1930" out of "cpf 0 1089 1930 76" (a transcript
+    # groups digits as they were said); a run written as a phone is left to them.
+    _scan_loose_documents(text, folded, spans)
     for match in _PHONE.finditer(text):
         raw = match.group()
         digits = re.sub(r"\D", "", raw)
@@ -485,7 +576,8 @@ def extract_from(candidates: Iterable[Candidate]) -> Extraction:
     invalid: list[InvalidDocument] = []
     for candidate in candidates:
         if candidate.kind in {"cpf", "cnpj"}:
-            check = check_document(candidate.text)
+            # A loosely written document carries its characters in value ("cinco dois...").
+            check = check_document(candidate.value or candidate.text)
             expected = DocumentKind.cpf if candidate.kind == "cpf" else DocumentKind.cnpj
             if check.valid and check.kind is expected and check.value:
                 entities.append(_entity(candidate, check.value))

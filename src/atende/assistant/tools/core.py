@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from atende.assistant.tools.models import (
     AnswerChallenge,
@@ -32,7 +32,7 @@ from atende.assistant.tools.verification import (
     MAX_ATTEMPTS,
     PENDING_KEY,
     QUESTIONS,
-    Challenge,
+    ChallengePolicy,
     challenge_passed,
     mark_verified,
     same_phone,
@@ -42,6 +42,7 @@ from atende.brazil.documents import check_document
 from atende.brazil.money import format_brl
 from atende.connectors.port import (
     ConnectorUnavailable,
+    Customer,
     ErpConnector,
     InvalidRequest,
     NotFound,
@@ -49,6 +50,7 @@ from atende.connectors.port import (
     OrderRequest,
     OrderRequestItem,
     Refused,
+    SecondCopy,
 )
 
 T = TypeVar("T")
@@ -73,6 +75,15 @@ class NotVerified(ToolError):
         )
 
 
+class PdfLinks(Protocol):
+    """The port to the one place that turns a second copy's PDF into a link a customer can
+    open (``atende.business.links.BoletoLinks``, shared with the Business API; wired in
+    ``main.py``): a sealed, expiring link under ``ATENDE_PUBLIC_URL``, the ERP's own https
+    link, or None."""
+
+    async def for_customer(self, tenant_id: str, document: str, copy: SecondCopy) -> str | None: ...
+
+
 @dataclass(slots=True)
 class ToolContext:
     tenant_id: str
@@ -82,12 +93,22 @@ class ToolContext:
     contact_phone: str | None
     #: The session memory; tools record verification and pending orders in it.
     state: dict[str, Any] = field(default_factory=dict)
-    challenge: Challenge = Challenge.birth_date
+    challenge: ChallengePolicy = field(default_factory=ChallengePolicy)
     #: Increases with every customer turn: a summary must be confirmed in a later turn.
     turn_number: int = 0
+    #: Makes the boleto PDF links customers are sent. None: no link at all, since a connector's
+    #: own ``pdf_url`` may be a path only it understands.
+    pdf_links: PdfLinks | None = None
 
 
-async def _erp(call: Awaitable[T]) -> T:
+#: What a tool says when the ERP finds nothing and the call gave no wording of its own: it names
+#: nothing, so that a product lookup can never read like a customer record.
+NOT_FOUND = "Não encontrei o que você pediu. Pode conferir e me mandar de novo?"
+
+
+async def _erp(call: Awaitable[T], *, not_found: str = NOT_FOUND) -> T:
+    """Await an ERP call, turning its failures into :class:`ToolError` in pt-BR; ``not_found``
+    is the text for :class:`NotFound`, worded for what this call looks up."""
     try:
         return await call
     except ConnectorUnavailable:
@@ -97,7 +118,7 @@ async def _erp(call: Awaitable[T]) -> T:
             "minutos, ou, se preferir, peça para falar com um atendente.",
         ) from None
     except NotFound:
-        raise ToolError("not_found", "Não encontrei esse registro no seu cadastro.") from None
+        raise ToolError("not_found", not_found) from None
     except Refused as error:
         raise ToolError("refused", error.reason) from None
     except InvalidRequest as error:
@@ -127,32 +148,28 @@ class BusinessTools:
         return document
 
     async def identify_customer(self, args: IdentifyCustomer) -> Identified:
+        """Verified at once on the customer's own phone; otherwise the challenge for the
+        document's kind, whether or not the ERP knows the document (see ``verification``)."""
         check = check_document(args.document)
         if not check.valid or check.value is None:
             return Identified(status="invalid_document", reason=check.reason)
         if verified_document(self.ctx.state) == check.value:
             return Identified(status="verified")
-        try:
-            customer = await _erp(self.ctx.erp.find_customer(check.value))
-        except ToolError as error:
-            if error.code == "not_found":
-                return Identified(status="not_found")
-            raise
-        first_name = customer.name.split(" ")[0]
-        if same_phone(self.ctx.contact_phone, customer.phone):
+        customer = await self._customer(check.value)
+        if customer is not None and same_phone(self.ctx.contact_phone, customer.phone):
             mark_verified(self.ctx.state, customer.document, "phone")
-            return Identified(status="verified", first_name=first_name)
+            return Identified(status="verified", first_name=customer.name.split(" ")[0])
         pending = self.ctx.state.get(PENDING_KEY) or {}
-        if pending.get("document") == customer.document and pending.get("attempts", 0) <= 0:
+        same_document = pending.get("document") == check.value
+        if same_document and pending.get("attempts", 0) <= 0:
             return Identified(status="locked")
         self.ctx.state[PENDING_KEY] = {
-            "document": customer.document,
-            "attempts": pending.get("attempts", MAX_ATTEMPTS)
-            if pending.get("document") == customer.document
-            else MAX_ATTEMPTS,
+            "document": check.value,
+            "attempts": pending.get("attempts", MAX_ATTEMPTS) if same_document else MAX_ATTEMPTS,
         }
         # No name before verification: it would confirm to a stranger whose CPF this is.
-        return Identified(status="challenge", question=QUESTIONS[self.ctx.challenge])
+        challenge = self.ctx.challenge.for_kind(check.kind)
+        return Identified(status="challenge", question=QUESTIONS[challenge])
 
     async def answer_challenge(self, args: AnswerChallenge) -> ChallengeResult:
         pending = self.ctx.state.get(PENDING_KEY)
@@ -160,40 +177,82 @@ class BusinessTools:
             return ChallengeResult(status="no_challenge")
         if pending.get("attempts", 0) <= 0:
             return ChallengeResult(status="locked")
-        customer = await _erp(self.ctx.erp.find_customer(str(pending["document"])))
-        if challenge_passed(self.ctx.challenge, customer, args.answer):
-            mark_verified(self.ctx.state, customer.document, self.ctx.challenge.value)
+        document = str(pending["document"])
+        challenge = self.ctx.challenge.for_kind(check_document(document).kind)
+        # An unknown document is answered like a wrong answer: same count, same lock.
+        customer = await self._customer(document)
+        if customer is not None and challenge_passed(challenge, customer, args.answer):
+            mark_verified(self.ctx.state, customer.document, challenge.value)
             return ChallengeResult(status="verified")
         pending["attempts"] = int(pending.get("attempts", MAX_ATTEMPTS)) - 1
         left = pending["attempts"]
         return ChallengeResult(status="wrong" if left > 0 else "locked", attempts_left=left)
 
+    async def _customer(self, document: str) -> Customer | None:
+        """The ERP's customer behind ``document``, None when there is none. Whichever it is, the
+        caller answers the same way until the challenge is passed."""
+        try:
+            return await _erp(self.ctx.erp.find_customer(document))
+        except ToolError as error:
+            if error.code == "not_found":
+                return None
+            raise
+
     async def open_titulos(self) -> OpenTitulos:
-        titulos = await _erp(self.ctx.erp.open_titulos(self._verified()))
+        titulos = await _erp(
+            self.ctx.erp.open_titulos(self._verified()),
+            not_found="Não encontrei os boletos desse cadastro.",
+        )
         return OpenTitulos(
             titulos=[TituloView(**t.model_dump(exclude={"document_number"})) for t in titulos]
         )
 
     async def second_copy(self, args: RequestSecondCopy) -> SecondCopyView:
-        copy = await _erp(self.ctx.erp.second_copy(self._verified(), args.titulo_id))
+        document = self._verified()
+        copy = await _erp(
+            self.ctx.erp.second_copy(document, args.titulo_id),
+            not_found="Não encontrei esse boleto entre os seus boletos em aberto.",
+        )
+        links = self.ctx.pdf_links
+        link = None
+        if links is not None:
+            link = await links.for_customer(self.ctx.tenant_id, document, copy)
         return SecondCopyView(
             titulo_id=copy.titulo_id,
             amount_cents=copy.amount_cents,
             due_date=copy.due_date,
             linha_digitavel=copy.linha_digitavel,
-            pdf_url=copy.pdf_url,
+            pdf_url=link,
             pix_copia_e_cola=copy.pix_copia_e_cola,
             reissued=copy.reissued,
         )
 
     async def recent_orders(self, args: RecentOrders) -> OrderList:
-        orders = await _erp(self.ctx.erp.recent_orders(self._verified(), args.days))
+        orders = await _erp(
+            self.ctx.erp.recent_orders(self._verified(), args.days),
+            not_found="Não encontrei pedidos desse cadastro.",
+        )
         return OrderList(orders=[_order_view(order) for order in orders])
+
+    async def _order(self, document: str, order_id: str) -> OrderView:
+        """The customer's order by the number they wrote; not theirs (or no such order) gets
+        a text that names the number, so a typo is easy to see."""
+        try:
+            return _order_view(await _erp(self.ctx.erp.get_order(document, order_id)))
+        except ToolError as error:
+            if error.code != "not_found":
+                raise
+        shown = order_id.strip()[:20]
+        raise ToolError(
+            "not_found",
+            f"Não encontrei o pedido {shown} no seu cadastro. Confere o número? Se quiser, "
+            "escreva *meus pedidos* para ver os seus pedidos recentes.",
+        )
 
     async def order_status(self, args: OrderQuery) -> OrderView:
         document = self._verified()
         if args.order_id:
-            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+            return await self._order(document, args.order_id)
         orders = await _erp(self.ctx.erp.recent_orders(document, 60))
         if not orders:
             raise ToolError("not_found", "Não encontrei pedidos recentes no seu cadastro.")
@@ -203,7 +262,7 @@ class BusinessTools:
         """The order's tracking; without an id, the most recent order that has one."""
         document = self._verified()
         if args.order_id:
-            return _order_view(await _erp(self.ctx.erp.get_order(document, args.order_id)))
+            return await self._order(document, args.order_id)
         orders = await _erp(self.ctx.erp.recent_orders(document, 60))
         tracked = [order for order in orders if order.tracking_code] or orders
         if not tracked:

@@ -1,7 +1,6 @@
 """The embedded demo ERP: a pt-BR shop's customers, boletos, orders and catalogue."""
 
 from atende.connectors.demo.erp import (
-    BOLETO_PDF_PATH,
     DemoErp,
     business_today,
     demo_database_url,
@@ -9,7 +8,6 @@ from atende.connectors.demo.erp import (
 from atende.connectors.demo.seed import seed_demo_erp
 
 __all__ = [
-    "BOLETO_PDF_PATH",
     "DemoErp",
     "business_today",
     "demo_database_url",

@@ -40,6 +40,7 @@ from atende.connectors.demo.seed import (
     BENEFICIARY_NAME,
     BUSINESS_TZ,
 )
+from atende.connectors.order_numbers import names_order, parse_order_number
 from atende.connectors.port import (
     ConnectorError,
     ConnectorUnavailable,
@@ -59,8 +60,6 @@ from atende.connectors.port import (
 from atende.kit.clock import utcnow
 from atende.kit.db import create_engine, session_factory
 
-#: Where the Business API serves a título's boleto PDF (rendered by :meth:`DemoErp.render_pdf`).
-BOLETO_PDF_PATH = "/api/v1/financeiro/boletos/{titulo_id}.pdf"
 _MAX_KEY_LENGTH = 200
 _MAX_SEARCH_LIMIT = 100
 _PLACE_ATTEMPTS = 3
@@ -90,6 +89,10 @@ def _search_terms(query: str) -> list[str]:
     # A crude plural strip ("camisetas" → "camiseta"): matching is by substring, so a term that
     # lost a meaningful "s" ("tenis" → "teni") still matches.
     return [term[:-1] if len(term) > 3 and term.endswith("s") else term for term in query.split()]
+
+
+#: The largest value the order number column holds (a 32-bit integer on PostgreSQL).
+_MAX_ORDER_NUMBER = 2**31 - 1
 
 
 class DemoErp:
@@ -140,8 +143,9 @@ class DemoErp:
     async def render_pdf(self, titulo_id: str) -> bytes:
         """The boleto PDF of a título's second copy, as :meth:`second_copy` describes it today.
 
-        No document is asked for: the Business API that serves :data:`BOLETO_PDF_PATH` decides who
-        may fetch it. The payer's document is masked on the PDF, since it travels over chat.
+        No document is asked for: the sealed link that ``atende.business.links`` hands out
+        decides who may fetch it. The payer's document is masked on the PDF, since it travels
+        over chat.
         """
         # Imported here: reportlab is heavy and only this method needs it.
         from atende.brazil.boleto_pdf import render_boleto_pdf
@@ -192,17 +196,22 @@ class DemoErp:
             return [_order(row) for row in rows]
 
     async def get_order(self, document: str, order_id: str) -> Order:
+        written = parse_order_number(order_id)
+        if written is None or not written.groups or written.groups[-1] > _MAX_ORDER_NUMBER:
+            raise NotFound("Pedido não encontrado.")
         async with self._session() as session:
             customer = await self._customer(session, document)
+            # Ids are "PED-" and the number: the number finds the row, the shared rule decides
+            # whether what the customer wrote names it ("5001", "#5001", "ped5001"...).
             row = await session.scalar(
                 select(DemoOrder)
                 .where(
-                    DemoOrder.id == order_id.strip().upper(),
+                    DemoOrder.number == written.groups[-1],
                     DemoOrder.customer_id == customer.id,
                 )
                 .options(selectinload(DemoOrder.items))
             )
-            if row is None:
+            if row is None or not names_order(order_id, row.id):
                 raise NotFound("Pedido não encontrado.")
             return _order(row)
 
@@ -351,7 +360,9 @@ class DemoErp:
             due_date=charge.due_date,
             linha_digitavel=boleto.linha_digitavel,
             barcode=boleto.barcode,
-            pdf_url=BOLETO_PDF_PATH.format(titulo_id=row.id),
+            # No URL of our own: the PDF is rendered here (render_pdf), and the link customers
+            # get is sealed under ATENDE_PUBLIC_URL by atende.business.links.
+            pdf_url=None,
             pix_copia_e_cola=pix_copia_e_cola(
                 key=BENEFICIARY_CNPJ,
                 amount_cents=charge.amount_cents,
