@@ -22,6 +22,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +36,7 @@ from atende.tenancy.scope import bind_tenant
 #: chosen on the dev half of benchmarks/faq_questions.yaml).
 MIN_COVERAGE = 0.5
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")
 
 
 def search_form(value: str) -> str:
@@ -54,8 +56,19 @@ def split_passages(document: str) -> list[tuple[str | None, str]]:
             heading = match.group(1)
             lines = lines[1:]
         if lines:
-            passages.append((heading, "\n".join(lines).strip()))
+            passages.append((heading, _unwrap(lines)))
     return passages
+
+
+def _unwrap(lines: list[str]) -> str:
+    """A paragraph's lines as the customer should read them: a line break inside a sentence is
+    only how the file was wrapped (Markdown's soft break), so it becomes a space; list items and
+    lines ending in a hard break (two spaces or a backslash) keep their own line."""
+    text = lines[0].strip()
+    for previous, line in pairwise(lines):
+        hard = previous.endswith(("  ", "\\")) or _LIST_ITEM.match(line)
+        text = text.rstrip("\\").rstrip() + ("\n" if hard else " ") + line.strip()
+    return text
 
 
 @dataclass(frozen=True, slots=True)
