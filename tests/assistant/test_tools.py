@@ -3,12 +3,15 @@ after a confirmation in a later turn."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from atende.assistant.agent.toolbox import TOOLS
 from atende.assistant.tools.core import BusinessTools, NotVerified, ToolContext, ToolError
 from atende.assistant.tools.models import (
     AnswerChallenge,
@@ -21,8 +24,9 @@ from atende.assistant.tools.models import (
     RequestSecondCopy,
     StockQuery,
 )
-from atende.assistant.tools.verification import Challenge
+from atende.assistant.tools.verification import Challenge, ChallengePolicy
 from atende.connectors.demo import DemoErp, seed_demo_erp
+from atende.connectors.port import ErpConnector
 
 MARIA_CPF = "529.982.247-25"
 MARIA_PHONE = "+5511987654321"
@@ -48,7 +52,7 @@ def tools_for(
             conversation_id="conv-1",
             erp=erp,
             contact_phone=phone,
-            challenge=challenge,
+            challenge=ChallengePolicy.from_setting(challenge),
         )
     )
 
@@ -164,6 +168,116 @@ async def test_that_an_order_beyond_the_stock_is_refused_politely(erp: DemoErp) 
     with pytest.raises(ToolError) as error:
         await tools.prepare_order(PrepareOrder(items=[OrderLine(sku="CAM-003", quantity=1)]))
     assert error.value.code == "no_stock"
+
+
+class CountingErp:
+    """The demo ERP, counting the calls each method gets (a stranger must not be able to tell a
+    customer's document from an unknown one by how much work the answer took)."""
+
+    def __init__(self, erp: DemoErp) -> None:
+        self._erp = erp
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._erp, name)
+        if not callable(method):
+            return method
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+UNKNOWN_CPF = "111.444.777-35"  # valid check digits, not a customer of the demo
+UNKNOWN_CNPJ = "11.444.777/0001-61"  # the demo shop's own CNPJ: valid, not a customer
+
+
+async def _play_a_stranger(erp: DemoErp, document: str) -> tuple[list[str], list[str]]:
+    """Identify with ``document`` from a stranger's phone and answer wrong until locked, through
+    the agent's tool runners; the JSON the model would see, and the ERP calls made."""
+    counting = CountingErp(erp)
+    tools = BusinessTools(
+        ToolContext(
+            tenant_id="t", conversation_id="c", erp=cast(ErpConnector, counting), contact_phone=None
+        )
+    )
+    seen: list[str] = []
+
+    async def call(name: str, arguments: dict[str, Any]) -> None:
+        tool = TOOLS[name]
+        assert tool.run is not None
+        result = await tool.run(tools, tool.args.model_validate(arguments))
+        seen.append(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
+
+    await call("identify_customer", {"document": document})
+    for _ in range(3):
+        await call("answer_challenge", {"answer": "01/01/1990"})
+    await call("identify_customer", {"document": document})
+    await call("answer_challenge", {"answer": "01/01/1990"})
+    return seen, counting.calls
+
+
+@pytest.mark.parametrize(
+    ("customer", "unknown"), [(MARIA_CPF, UNKNOWN_CPF), ("11.222.333/0001-81", UNKNOWN_CNPJ)]
+)
+async def test_that_a_stranger_cannot_tell_a_customers_document_from_an_unknown_one(
+    erp: DemoErp, customer: str, unknown: str
+) -> None:
+    customers, customer_calls = await _play_a_stranger(erp, customer)
+    strangers, stranger_calls = await _play_a_stranger(erp, unknown)
+    assert customers == strangers
+    assert customer_calls == stranger_calls
+    assert json.loads(customers[0])["status"] == "challenge"
+    assert [json.loads(r)["status"] for r in customers[1:]] == [
+        "wrong",
+        "wrong",
+        "locked",
+        "locked",
+        "locked",
+    ]
+
+
+async def test_that_a_company_is_asked_for_its_cep_and_passes_with_it(erp: DemoErp) -> None:
+    tools = tools_for(erp, STRANGER_PHONE)
+    asked = await tools.identify_customer(IdentifyCustomer(document="11.222.333/0001-81"))
+    assert asked.status == "challenge"
+    assert asked.question is not None
+    assert "CEP" in asked.question
+    verified = await tools.answer_challenge(AnswerChallenge(answer="o cep é 20040-002"))
+    assert verified.status == "verified"
+    assert {t.id for t in (await tools.open_titulos()).titulos} == {"TIT-2001", "TIT-2002"}
+
+
+@pytest.mark.parametrize(
+    ("setting", "person", "company"),
+    [
+        (None, Challenge.birth_date, Challenge.cep),
+        ("birth_date", Challenge.birth_date, Challenge.cep),  # companies have no birth date
+        ("cep", Challenge.cep, Challenge.cep),
+        ({"person": "cep", "company": "cep"}, Challenge.cep, Challenge.cep),
+        ({"company": "birth_date"}, Challenge.birth_date, Challenge.cep),
+        ("typo", Challenge.birth_date, Challenge.cep),
+    ],
+)
+def test_that_the_challenge_setting_reads_both_forms(
+    setting: object, person: Challenge, company: Challenge
+) -> None:
+    policy = ChallengePolicy.from_setting(setting)
+    assert (policy.person, policy.company) == (person, company)
+
+
+async def test_that_each_tool_says_what_it_did_not_find(erp: DemoErp) -> None:
+    tools = tools_for(erp, MARIA_PHONE)
+    await tools.identify_customer(IdentifyCustomer(document=MARIA_CPF))
+    with pytest.raises(ToolError) as boleto:
+        await tools.second_copy(RequestSecondCopy(titulo_id="TIT-2001"))  # the padaria's
+    assert "boleto" in boleto.value.message
+    with pytest.raises(ToolError) as product:
+        await tools.stock(StockQuery(sku="XYZ-999"))
+    assert product.value.code == "not_found"
+    assert "cadastro" not in product.value.message
 
 
 @pytest.mark.parametrize("written", ["PED-5002", "5002", "#5002", "ped5002"])

@@ -72,7 +72,7 @@ TOOLS: Mapping[str, AgentTool] = {
         AgentTool(
             "identify_customer",
             "Identifica o cliente pelo CPF ou CNPJ. Responde verified, challenge (faça a "
-            "pergunta de segurança devolvida), not_found, invalid_document ou locked.",
+            "pergunta de segurança devolvida), invalid_document ou locked.",
             IdentifyCustomer,
             lambda tools, args: tools.identify_customer(args),
         ),

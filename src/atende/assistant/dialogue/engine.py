@@ -15,15 +15,28 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import phonenumbers
 from unidecode import unidecode
 
+from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choose
+from atende.assistant.dialogue.orders import (
+    ORDER_AWAITING,
+    ORDER_SLOTS,
+    RequestedLine,
+    chosen_option,
+    read_quantity,
+    requested_lines,
+)
 from atende.assistant.dialogue.replies import (
     Replies,
     format_date,
+    option_line,
     order_text,
     orders_text,
     second_copy_intro,
     titulo_line,
+    titulo_option,
+    titulos_heading,
 )
 from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu, Understanding
@@ -48,14 +61,16 @@ from atende.assistant.tools.models import (
     OrderLine,
     OrderQuery,
     PrepareOrder,
+    ProductView,
     RecentOrders,
     RequestSecondCopy,
     StockQuery,
 )
-from atende.assistant.tools.verification import Challenge
+from atende.assistant.tools.verification import ChallengePolicy
 from atende.assistant.voice import VOICE_FALLBACK_REPLY
-from atende.brazil.documents import DocumentProblem
+from atende.brazil.documents import DocumentKind, DocumentProblem, check_document
 from atende.brazil.money import format_brl
+from atende.brazil.plural import count_of
 from atende.channels.types import (
     Button,
     ButtonsContent,
@@ -80,6 +95,13 @@ NEEDS_CUSTOMER = frozenset(
         "delivery_tracking",
         "place_order",
     }
+)
+_DOCUMENT_WORDS = re.compile(r"\b(cpf|cnpj|documento|doc)\b")
+#: A run of digits with the punctuation documents and phones are written with.
+_DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
+_PHONE_NOT_DOCUMENT = (
+    "Esse número parece um telefone. Para consultar, preciso do *CPF* (11 dígitos) ou do *CNPJ* "
+    "(14) do cadastro."
 )
 _DOCUMENT_PROBLEMS = {
     DocumentProblem.check_digits: "os dígitos verificadores não conferem",
@@ -146,7 +168,7 @@ class _Conversation:
     async def tools(self) -> BusinessTools:
         if self._tools is None:
             erp = await self.engine._registry.erp(self.turn.tenant_id)
-            challenge = Challenge(self.settings.get("verification_challenge", "birth_date"))
+            challenge = ChallengePolicy.from_setting(self.settings.get("verification_challenge"))
             self._tools = BusinessTools(
                 ToolContext(
                     tenant_id=self.turn.tenant_id,
@@ -229,12 +251,11 @@ class _Conversation:
         """``voltar``: one step back in the flow under way, or the menu when there is none."""
         awaiting = self.state.pop("awaiting", None)
         self.state.pop("options", None)
-        if awaiting == "order_confirm":
-            self.state.pop("summary_id", None)
-            self.state.pop("order_items", None)
-            self.state.pop("order_summary", None)
+        if awaiting in ORDER_AWAITING:
+            self._end_order()
             self.state["goal"] = "place_order"
-            self.say("Tudo bem, voltando. Qual produto (código) e quantas unidades você quer?")
+            self.state["awaiting"] = "order_items"
+            self.say("Tudo bem, voltando. " + _ASK_PRODUCT)
         elif awaiting == "challenge" or (awaiting == "titulo" and not self.state.get("verified")):
             self.state.pop("verification_pending", None)
             self.state["awaiting"] = "document"
@@ -293,7 +314,8 @@ class _Conversation:
     async def _dispatch(self, nlu: Understanding) -> None:
         text = unidecode(self.turn.text).lower().strip()
         if _CANCEL.match(text):
-            for key in ("awaiting", "goal", "options", "order_summary"):
+            # Every slot of every flow: one left behind would answer the next request.
+            for key in ("awaiting", "goal", "options", "order_id", *ORDER_SLOTS):
                 self.state.pop(key, None)
             self.actions.append(DropDeferred())
             self.say(self.replies.text("cancelled"))
@@ -313,16 +335,16 @@ class _Conversation:
             return
         nlu = _order_number_means_status(nlu)
         awaiting = self.state.get("awaiting")
-        if awaiting == "challenge" and not _entity(nlu, "cpf", "cnpj"):
+        typed_document = bool(_entity(nlu, "cpf", "cnpj") or nlu.invalid_documents)
+        if awaiting == "challenge" and not typed_document:
             await self._answer_challenge(self.turn.text[:100])
             return
-        if awaiting == "titulo":
-            chosen = self._chosen_titulo()
-            if chosen is not None:
-                await self._second_copy(chosen)
-                return
+        if awaiting == "titulo" and await self._choose_titulo(nlu):
+            return
         if awaiting == "order_confirm" and nlu.intent in {"affirm", "deny"}:
             await self._confirm_order(nlu.intent == "affirm")
+            return
+        if awaiting in ORDER_AWAITING and await self._order_answer(nlu, str(awaiting)):
             return
         document = _entity(nlu, "cpf", "cnpj")
         if nlu.intent in NEEDS_CUSTOMER:
@@ -330,6 +352,11 @@ class _Conversation:
             self._remember_order_items(nlu)
         if document is not None:
             await self._identify(document)
+            return
+        mistyped = self._mistyped_document(nlu, awaiting == "document")
+        if mistyped is not None:
+            self.state["awaiting"] = "document"
+            self.say(mistyped)
             return
         if awaiting == "document" and nlu.intent in {"provide_document", OUT_OF_SCOPE_INTENT}:
             self.say(
@@ -339,9 +366,37 @@ class _Conversation:
             return
         await self._intent(nlu)
 
+    def _mistyped_document(self, nlu: Understanding, awaiting_document: bool) -> str | None:
+        """What to say when the customer meant to type a CPF or CNPJ and it came out wrong: a
+        check digit off, or a digit missing or too many. A phone number is not a mistyped CPF;
+        it is told apart by its shape, unless the customer called it a document."""
+        folded = unidecode(self.turn.text).lower()
+        called_document = bool(_DOCUMENT_WORDS.search(folded))
+        for invalid in nlu.invalid_documents:
+            if invalid.kind == "cpf" and not called_document and _is_phone(invalid.value):
+                return _PHONE_NOT_DOCUMENT if awaiting_document else None
+            kind = DocumentKind.cpf if invalid.kind == "cpf" else DocumentKind.cnpj
+            return _mistyped(kind, invalid.reason)
+        if not (awaiting_document or called_document):
+            return None
+        for match in _DIGIT_RUN.finditer(self.turn.text):
+            digits = re.sub(r"\D", "", match.group())
+            if not called_document and _is_phone(match.group()):
+                return _PHONE_NOT_DOCUMENT
+            if len(digits) in {11, 14} or not 9 <= len(digits) <= 16:
+                continue
+            return (
+                f"Esse número tem {count_of(len(digits), 'dígito')}, mas um CPF tem 11 e um "
+                "CNPJ, 14. Parece que faltou ou sobrou algum: pode conferir e mandar de novo?"
+            )
+        return None
+
     async def _intent(self, nlu: Understanding) -> None:
         intent = nlu.intent
-        if intent in NEEDS_CUSTOMER:
+        if intent == "place_order":
+            # Products are public: matched before asking who the customer is.
+            await self._order_next()
+        elif intent in NEEDS_CUSTOMER:
             await self._goal()
         elif intent == "stock_check":
             await self._stock(nlu)
@@ -400,17 +455,10 @@ class _Conversation:
             self.state["awaiting"] = "challenge"
             self.say(result.question or "Para sua segurança, confirme um dado do cadastro.")
         elif result.status == "invalid_document":
-            problem = _DOCUMENT_PROBLEMS.get(DocumentProblem(result.reason or "empty"), "")
             self.state["awaiting"] = "document"
-            self.say(f"Esse documento parece inválido: {problem}. Pode conferir e enviar de novo?")
-        elif result.status == "locked":
-            self.handoff("verification locked")
+            self.say(_mistyped(check_document(document).kind, result.reason))
         else:
-            self.state["awaiting"] = "document"
-            self.say(
-                "Não encontrei cadastro com esse documento. Confere o número? Se preferir, "
-                "responda *atendente*."
-            )
+            self.handoff("verification locked")
 
     async def _answer_challenge(self, answer: str) -> None:
         tools = await self.tools()
@@ -422,8 +470,10 @@ class _Conversation:
             self.say("Obrigada, identidade confirmada! ✅")
             await self._goal()
         elif result.status == "wrong":
+            left = result.attempts_left
             self.say(
-                f"Não confere com o cadastro. Tente de novo ({result.attempts_left} tentativas)."
+                "Não confere com o cadastro. Confira também se o CPF ou CNPJ está certo. "
+                f"{'Resta' if left == 1 else 'Restam'} {count_of(left, 'tentativa')}."
             )
         else:
             self.handoff(
@@ -468,29 +518,71 @@ class _Conversation:
         if len(titulos) == 1 and goal == "invoice_copy":
             await self._second_copy(titulos[0].id)
             return
-        self.state["options"] = [t.id for t in titulos]
+        options = [titulo_option(t) for t in titulos]
+        self.state["options"] = [option.to_memory() for option in options]
         self.state["awaiting"] = "titulo"
-        body = f"Você tem {len(titulos)} boleto(s) em aberto. De qual quer a 2ª via?"
+        heading = titulos_heading(titulos, goal)
+        if goal == "invoice_copy":
+            ending = "Responda com o número."
+        elif len(titulos) == 1:
+            ending = "Quer a 2ª via? Responda *1*."
+        else:
+            ending = "Quer a 2ª via de algum? Responda com o número."
         if self.turn.interactive and len(titulos) <= 10:
             rows = tuple(ListRow(t.id, format_brl(t.amount_cents), titulo_line(t)) for t in titulos)
             self.say(
-                ListContent(body=body, button="Ver boletos", sections=(ListSection(None, rows),))
+                ListContent(body=heading, button="Ver boletos", sections=(ListSection(None, rows),))
             )
         else:
             lines = [f"{n}. {titulo_line(t)}" for n, t in enumerate(titulos, 1)]
-            self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
+            self.say(heading + "\n" + "\n".join(lines) + "\n" + ending)
 
-    def _chosen_titulo(self) -> str | None:
-        options = [str(option) for option in self.state.get("options") or []]
+    async def _choose_titulo(self, nlu: Understanding) -> bool:
+        """The customer's answer to the list of títulos: the 2ª via of the one chosen, or the
+        list again when the answer fits several or none. False: not an answer to the list."""
+        options = [Option.from_memory(raw) for raw in self.state.get("options") or []]
+        choice = self._choice(options)
+        if choice.status is ChoiceStatus.none and len(options) == 1 and nlu.intent == "affirm":
+            choice = Choice(ChoiceStatus.chosen, (options[0],))
+        chosen = choice.chosen
+        if chosen is not None:
+            await self._second_copy(chosen.id)
+            return True
+        # "o 7" is a wrong answer to the list; a long message with a number in it is more
+        # likely a new request.
+        short = len(self.turn.text.split()) <= 5
+        if choice.status is ChoiceStatus.ambiguous or (
+            choice.status is ChoiceStatus.unmatched and short
+        ):
+            self._ask_titulo_again(options, choice)
+            return True
+        return False
+
+    def _choice(self, options: list[Option]) -> Choice:
+        ids = {option.id: option for option in options}
         for message in self.turn.messages:
-            chosen = message.content.get("id")
-            if message.type in {"list_reply", "button_reply"} and chosen in options:
-                return str(chosen)
-        number = re.fullmatch(r"\s*(\d{1,2})\s*", self.turn.text)
-        if number and 1 <= int(number.group(1)) <= len(options):
-            return options[int(number.group(1)) - 1]
-        upper = self.turn.text.upper()
-        return next((option for option in options if option in upper), None)
+            picked = message.content.get("id")
+            if message.type in {"list_reply", "button_reply"} and picked in ids:
+                return Choice(ChoiceStatus.chosen, (ids[str(picked)],))
+        return choose(options, self.turn.text)
+
+    def _ask_titulo_again(self, options: list[Option], choice: Choice) -> None:
+        if choice.status is ChoiceStatus.ambiguous:
+            shown = list(choice.candidates)
+            body = f"Encontrei {count_of(len(shown), 'boleto')} assim. Qual deles?"
+        else:
+            shown = options
+            body = "Não achei esse boleto na lista. Qual deles você quer?"
+        if self.turn.interactive and len(shown) <= 10:
+            rows = tuple(
+                ListRow(o.id, format_brl(o.amount_cents or 0), option_line(o)) for o in shown
+            )
+            self.say(
+                ListContent(body=body, button="Ver boletos", sections=(ListSection(None, rows),))
+            )
+            return
+        lines = [f"{options.index(o) + 1}. {option_line(o)}" for o in shown]
+        self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
 
     async def _second_copy(self, titulo_id: str) -> None:
         tools = await self.tools()
@@ -539,21 +631,197 @@ class _Conversation:
         ]
         self.say("\n".join(lines))
 
+    def _end_order(self) -> None:
+        """The order flow is over (placed, refused, cancelled, replaced): none of its slots may
+        reach the next request."""
+        for key in ORDER_SLOTS:
+            self.state.pop(key, None)
+        if self.state.get("awaiting") in ORDER_AWAITING:
+            self.state.pop("awaiting", None)
+
     def _remember_order_items(self, nlu: Understanding) -> None:
-        sku = _entity(nlu, "sku")
-        if nlu.intent == "place_order" and sku:
-            quantity = _entity(nlu, "quantity")
-            self.state["order_items"] = [{"sku": sku, "quantity": int(quantity or 1)}]
+        """What a request for the customer's data carries into its flow; a request for
+        something else ends the flow under way (its slots go with it)."""
         order_id = _entity(nlu, "order_id")
         if order_id:
             self.state["order_id"] = order_id
+        else:
+            self.state.pop("order_id", None)
+        ordering = self.state.get("awaiting") in ORDER_AWAITING
+        if nlu.intent != "place_order" or not ordering:
+            self._end_order()
+        if nlu.intent == "place_order":
+            self._add_order_lines(requested_lines(self.turn.text))
+
+    def _add_order_lines(self, lines: list[RequestedLine]) -> None:
+        pending = [RequestedLine.from_state(line) for line in self.state.get("order_pending") or []]
+        if pending and lines:
+            # "quero 2" and then "caneca térmica": one line.
+            last, first = pending[-1], lines[0]
+            if last.sku is None and last.query is None and first.quantity is None:
+                pending[-1] = RequestedLine(first.sku, first.query, last.quantity)
+                lines = lines[1:]
+        pending += lines
+        if pending:
+            self.state["order_pending"] = [line.to_state() for line in pending]
+
+    async def _order_answer(self, nlu: Understanding, awaiting: str) -> bool:
+        """The customer's answer to a question of the order flow; False when the message is
+        another request (which then replaces the order)."""
+        other_request = nlu.intent in NEEDS_CUSTOMER - {"place_order"} or (
+            nlu.intent in _OTHER_REQUESTS
+        )
+        if nlu.intent in {"affirm", "deny"} and not _entity(nlu, "sku", "quantity"):
+            lines = []  # "sim", "ok": no product in it
+        else:
+            lines = requested_lines(self.turn.text)
+        named = [line for line in lines if line.sku or line.query]
+        current = dict(self.state.get("order_line") or {})
+        if awaiting == "order_choice":
+            replies = [
+                str(m.content.get("id"))
+                for m in self.turn.messages
+                if m.type in {"list_reply", "button_reply"}
+            ]
+            options = list(current.get("options") or [])
+            sku = chosen_option(self.turn.text, replies, options)
+            if sku is not None:
+                quantity = current.get("quantity") or read_quantity(self.turn.text)
+                chosen = RequestedLine(sku, None, quantity)
+                self.state["order_pending"] = [
+                    chosen.to_state(),
+                    *(self.state.get("order_pending") or []),
+                ]
+                self.state.pop("order_line", None)
+                await self._order_next()
+                return True
+        elif awaiting == "order_quantity":
+            quantity = read_quantity(self.turn.text)
+            if quantity is not None and not named:
+                line = RequestedLine(str(current.get("sku")), None, quantity)
+                self.state["order_pending"] = [
+                    line.to_state(),
+                    *(self.state.get("order_pending") or []),
+                ]
+                self.state.pop("order_line", None)
+                await self._order_next()
+                return True
+        if other_request:
+            # Checked after the answers: "a segunda" reads as "2ª via" to the classifier.
+            return False
+        if named or (awaiting == "order_items" and lines):
+            # A product (a code alone included) while ordering is the next item, not a stock
+            # question; it replaces a line still waiting for "qual?" or "quantas?".
+            self.state.pop("order_line", None)
+            self._add_order_lines(lines)
+            await self._order_next()
+            return True
+        if awaiting == "order_choice":
+            count = len(current.get("options") or [])
+            self.say(f"Não entendi qual. Responda com o número da opção (1 a {count}).")
+            return True
+        if awaiting == "order_quantity":
+            self.say(f"Quantas unidades de *{current.get('name')}*? Responda só com o número.")
+            return True
+        if nlu.intent == "deny":
+            self._end_order()
+            self.state.pop("goal", None)
+            self.say("Tudo bem. Posso ajudar com mais alguma coisa?")
+            return True
+        self.say(_ASK_PRODUCT + " Se preferir desistir, responda *cancelar*.")
+        return True
+
+    async def _order_next(self) -> None:
+        """Resolve what is left of the order; once every line is a product and a quantity, go
+        on as for any goal: identify the customer, then summarise."""
+        self.state["goal"] = "place_order"
+        if await self._resolve_order():
+            await self._goal()
+
+    async def _resolve_order(self) -> bool:
+        """Match each pending line to one product with a quantity, asking "qual?" or
+        "quantas?" when the customer's words leave it open. True when the order is complete."""
+        pending = [RequestedLine.from_state(line) for line in self.state.get("order_pending") or []]
+        items = list(self.state.get("order_items") or [])
+        tools = await self.tools()
+        while pending:
+            line = pending[0]
+            self.state["order_pending"] = [rest.to_state() for rest in pending[1:]]
+            if line.sku is None and line.query is None:
+                self.state["awaiting"] = "order_items"
+                self.say(f"Certo, {line.quantity}. E qual produto? Pode mandar o nome ou o código.")
+                self.state["order_pending"] = [line.to_state() for line in pending]
+                return False
+            self.tools_called.append("order_products")
+            try:
+                found = (
+                    await tools.order_products(StockQuery(sku=line.sku, query=line.query))
+                ).products
+            except ToolError as error:
+                if error.code != "not_found":
+                    raise
+                found = []
+            pending.pop(0)
+            what = line.sku or line.query
+            available = [product for product in found if product.available]
+            if not found:
+                self.say(f"Não encontrei *{what}* no catálogo.")
+                continue
+            if not available:
+                self.say(f"*{found[0].name}* está sem estoque no momento.")
+                continue
+            if len(available) > 1:
+                self.state["order_line"] = {
+                    "query": line.query,
+                    "quantity": line.quantity,
+                    "options": [{"sku": p.sku, "name": p.name} for p in available],
+                }
+                self.state["awaiting"] = "order_choice"
+                self._offer_products(str(line.query), available)
+                return False
+            product = available[0]
+            if line.quantity is None or line.quantity > product.stock:
+                self.state["order_line"] = {"sku": product.sku, "name": product.name}
+                self.state["awaiting"] = "order_quantity"
+                if line.quantity is None:
+                    self.say(f"Quantas unidades de *{product.name}* você quer?")
+                else:
+                    units = "unidade" if product.stock == 1 else "unidades"
+                    self.say(
+                        f"Temos só {product.stock} {units} de *{product.name}* no momento. "
+                        "Quantas você quer?"
+                    )
+                return False
+            items.append({"sku": product.sku, "quantity": line.quantity})
+            self.state["order_items"] = items
+        self.state.pop("order_pending", None)
+        if not items:
+            self.state["awaiting"] = "order_items"
+            self.say(_ASK_PRODUCT)
+            return False
+        return True
+
+    def _offer_products(self, query: str, products: list[ProductView]) -> None:
+        body = f"Encontrei {len(products)} opções para *{query}*. Qual delas você quer?"
+        if self.turn.interactive:
+            rows = tuple(
+                ListRow(p.sku, f"{p.sku} • {format_brl(p.price_cents)}", p.name[:72])
+                for p in products
+            )
+            self.say(
+                ListContent(body=body, button="Ver opções", sections=(ListSection(None, rows),))
+            )
+            return
+        lines = [
+            f"{number}. {p.name} ({p.sku}): {format_brl(p.price_cents)}"
+            for number, p in enumerate(products, 1)
+        ]
+        self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
 
     async def _prepare_order(self) -> None:
-        items = self.state.get("order_items")
-        if not items:
-            self.state["goal"] = "place_order"
-            self.say("Qual produto (código, por exemplo CAM-001) e quantas unidades você quer?")
+        if not await self._resolve_order():
             return
+        items = self.state.get("order_items") or []
         tools = await self.tools()
         self.tools_called.append("prepare_order")
         summary = await tools.prepare_order(
@@ -576,17 +844,17 @@ class _Conversation:
             self.say(body + " (responda *sim* ou *não*)")
 
     async def _confirm_order(self, confirmed: bool) -> None:
-        self.state.pop("awaiting", None)
-        summary_id = str(self.state.pop("summary_id", ""))
-        self.state.pop("order_items", None)
+        summary_id = str(self.state.get("summary_id", ""))
         if not confirmed:
+            self._end_order()
             self.say("Pedido cancelado. Posso ajudar com mais alguma coisa?")
             return
         tools = await self.tools()
         self.step = {"do": "confirm_order", "summary_id": summary_id}
         self.tools_called.append("confirm_order")
         placed = await tools.confirm_order(ConfirmOrder(summary_id=summary_id))
-        self.say(f"{placed.message} Número do pedido: *{placed.order_id}*.")
+        self._end_order()
+        self.say(_placed_text(placed.message, placed.order_id))
 
     async def _faq(self) -> None:
         self.tools_called.append("answer_faq")
@@ -597,9 +865,19 @@ class _Conversation:
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 VOICE_TYPES = frozenset({"audio", "voice"})
 #: The memory a kept step needs to run again, possibly after its session ended.
-_RESUME_KEYS = frozenset(
-    {"goal", "order_id", "order_items", "order_summary", "verified", "verification_pending"}
-)
+_RESUME_KEYS = frozenset({"goal", "order_id", *ORDER_SLOTS, "verified", "verification_pending"})
+_ASK_PRODUCT = "Qual produto e quantas unidades você quer? Pode mandar o nome ou o código."
+#: Requests that end an order under way when they come instead of an answer to its question.
+_OTHER_REQUESTS = frozenset({"business_info", "greeting", "thanks", "goodbye", "opt_out"})
+
+
+def _placed_text(message: str, order_id: str) -> str:
+    """The ERP's own words about the order, with its number once, in bold."""
+    if order_id in message:
+        return message.replace(order_id, f"*{order_id}*", 1)
+    return f"{message} Número do pedido: *{order_id}*."
+
+
 #: Characters of a turn the NLU reads (a burst of long messages can add up to tens of KB).
 NLU_MAX_CHARS = 2000
 _PRODUCT_FILLER = re.compile(
@@ -612,6 +890,32 @@ def _product_words(text: str) -> str | None:
     words = _PRODUCT_FILLER.sub(" ", re.sub(r"[^\w\s]", " ", unidecode(text).lower()))
     query = " ".join(words.split())
     return query or None
+
+
+def _mistyped(kind: DocumentKind | None, reason: str | None) -> str:
+    """A CPF or CNPJ that fails its checks: most likely a typo, so say so and ask again."""
+    name = (
+        {DocumentKind.cpf: "CPF", DocumentKind.cnpj: "CNPJ"}.get(kind, "número")
+        if kind
+        else "número"
+    )
+    try:
+        problem = _DOCUMENT_PROBLEMS[DocumentProblem(reason or "empty")]
+    except ValueError:
+        problem = "ele não passa na conferência dos dígitos"
+    return (
+        f"Esse {name} parece ter sido digitado com algum erro: {problem}. Pode conferir e "
+        "mandar de novo?"
+    )
+
+
+def _is_phone(text: str) -> bool:
+    """A Brazilian phone number (with or without +55, area code and punctuation)."""
+    try:
+        number = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number)
 
 
 #: Intents an order number may come with; with any other, the number is the request itself.

@@ -11,8 +11,10 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from atende.assistant.dialogue.choice import Option
 from atende.assistant.tools.models import OrderView, SecondCopyView, TituloView
 from atende.brazil.money import format_brl
+from atende.brazil.plural import count_of
 
 DEFAULTS: Mapping[str, str] = {
     "greeting": (
@@ -117,8 +119,40 @@ def format_date(value: date) -> str:
 def titulo_line(titulo: TituloView) -> str:
     due = format_date(titulo.due_date)
     if titulo.status == "overdue":
-        return f"{format_brl(titulo.amount_cents)}, venceu em {due} ({titulo.days_overdue} dias)"
+        late = count_of(titulo.days_overdue, "dia")
+        return f"{format_brl(titulo.amount_cents)}, venceu em {due} ({late})"
     return f"{format_brl(titulo.amount_cents)}, vence em {due}"
+
+
+def titulo_option(titulo: TituloView) -> Option:
+    """A título as an item of the list the customer chooses from."""
+    return Option(
+        id=titulo.id,
+        amount_cents=titulo.amount_cents,
+        day=titulo.due_date,
+        overdue=titulo.status == "overdue",
+    )
+
+
+def option_line(option: Option) -> str:
+    """A título offered again (from the session memory) when the choice was not clear."""
+    if option.amount_cents is None or option.day is None:
+        return option.id
+    verb = "venceu" if option.overdue else "vence"
+    return f"{format_brl(option.amount_cents)}, {verb} em {format_date(option.day)}"
+
+
+def titulos_heading(titulos: list[TituloView], goal: str) -> str:
+    """The first line over the list of open títulos: how many, and their total."""
+    how_many = count_of(len(titulos), "boleto")
+    total = format_brl(sum(t.amount_cents for t in titulos))
+    if goal == "open_invoices":
+        if len(titulos) == 1:
+            return f"Você tem {how_many} em aberto, de *{total}*:"
+        return f"Você tem {how_many} em aberto, no total de *{total}*:"
+    if len(titulos) == 1:
+        return f"Você tem {how_many} em aberto. Quer a 2ª via dele?"
+    return f"Você tem {how_many} em aberto (total de *{total}*). De qual quer a 2ª via?"
 
 
 def second_copy_intro(copy: SecondCopyView) -> str:

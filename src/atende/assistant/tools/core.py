@@ -7,6 +7,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from unidecode import unidecode
+
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ChallengeResult,
@@ -32,7 +34,7 @@ from atende.assistant.tools.verification import (
     MAX_ATTEMPTS,
     PENDING_KEY,
     QUESTIONS,
-    Challenge,
+    ChallengePolicy,
     challenge_passed,
     mark_verified,
     same_phone,
@@ -42,18 +44,33 @@ from atende.brazil.documents import check_document
 from atende.brazil.money import format_brl
 from atende.connectors.port import (
     ConnectorUnavailable,
+    Customer,
     ErpConnector,
     InvalidRequest,
     NotFound,
     Order,
     OrderRequest,
     OrderRequestItem,
+    Product,
     Refused,
     SecondCopy,
 )
 
 T = TypeVar("T")
 ORDER_KEY = "order_summary"
+#: Products offered at most when a name matches several ("qual delas?" stays short).
+ORDER_CHOICES = 5
+_MIN_SEARCH_WORD = 3
+_MAX_WORD_SEARCHES = 4
+
+
+def _fold(text: str) -> str:
+    return unidecode(text).casefold()
+
+
+def _stem(word: str) -> str:
+    # A crude plural strip, as the demo catalogue's search does ("canecas" finds "Caneca").
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
 class ToolError(Exception):
@@ -92,7 +109,7 @@ class ToolContext:
     contact_phone: str | None
     #: The session memory; tools record verification and pending orders in it.
     state: dict[str, Any] = field(default_factory=dict)
-    challenge: Challenge = Challenge.birth_date
+    challenge: ChallengePolicy = field(default_factory=ChallengePolicy)
     #: Increases with every customer turn: a summary must be confirmed in a later turn.
     turn_number: int = 0
     #: Makes the boleto PDF links customers are sent. None: no link at all, since a connector's
@@ -100,7 +117,14 @@ class ToolContext:
     pdf_links: PdfLinks | None = None
 
 
-async def _erp(call: Awaitable[T]) -> T:
+#: What a tool says when the ERP finds nothing and the call gave no wording of its own: it names
+#: nothing, so that a product lookup can never read like a customer record.
+NOT_FOUND = "Não encontrei o que você pediu. Pode conferir e me mandar de novo?"
+
+
+async def _erp(call: Awaitable[T], *, not_found: str = NOT_FOUND) -> T:
+    """Await an ERP call, turning its failures into :class:`ToolError` in pt-BR; ``not_found``
+    is the text for :class:`NotFound`, worded for what this call looks up."""
     try:
         return await call
     except ConnectorUnavailable:
@@ -110,7 +134,7 @@ async def _erp(call: Awaitable[T]) -> T:
             "minutos, ou, se preferir, peça para falar com um atendente.",
         ) from None
     except NotFound:
-        raise ToolError("not_found", "Não encontrei esse registro no seu cadastro.") from None
+        raise ToolError("not_found", not_found) from None
     except Refused as error:
         raise ToolError("refused", error.reason) from None
     except InvalidRequest as error:
@@ -140,32 +164,28 @@ class BusinessTools:
         return document
 
     async def identify_customer(self, args: IdentifyCustomer) -> Identified:
+        """Verified at once on the customer's own phone; otherwise the challenge for the
+        document's kind, whether or not the ERP knows the document (see ``verification``)."""
         check = check_document(args.document)
         if not check.valid or check.value is None:
             return Identified(status="invalid_document", reason=check.reason)
         if verified_document(self.ctx.state) == check.value:
             return Identified(status="verified")
-        try:
-            customer = await _erp(self.ctx.erp.find_customer(check.value))
-        except ToolError as error:
-            if error.code == "not_found":
-                return Identified(status="not_found")
-            raise
-        first_name = customer.name.split(" ")[0]
-        if same_phone(self.ctx.contact_phone, customer.phone):
+        customer = await self._customer(check.value)
+        if customer is not None and same_phone(self.ctx.contact_phone, customer.phone):
             mark_verified(self.ctx.state, customer.document, "phone")
-            return Identified(status="verified", first_name=first_name)
+            return Identified(status="verified", first_name=customer.name.split(" ")[0])
         pending = self.ctx.state.get(PENDING_KEY) or {}
-        if pending.get("document") == customer.document and pending.get("attempts", 0) <= 0:
+        same_document = pending.get("document") == check.value
+        if same_document and pending.get("attempts", 0) <= 0:
             return Identified(status="locked")
         self.ctx.state[PENDING_KEY] = {
-            "document": customer.document,
-            "attempts": pending.get("attempts", MAX_ATTEMPTS)
-            if pending.get("document") == customer.document
-            else MAX_ATTEMPTS,
+            "document": check.value,
+            "attempts": pending.get("attempts", MAX_ATTEMPTS) if same_document else MAX_ATTEMPTS,
         }
         # No name before verification: it would confirm to a stranger whose CPF this is.
-        return Identified(status="challenge", question=QUESTIONS[self.ctx.challenge])
+        challenge = self.ctx.challenge.for_kind(check.kind)
+        return Identified(status="challenge", question=QUESTIONS[challenge])
 
     async def answer_challenge(self, args: AnswerChallenge) -> ChallengeResult:
         pending = self.ctx.state.get(PENDING_KEY)
@@ -173,23 +193,42 @@ class BusinessTools:
             return ChallengeResult(status="no_challenge")
         if pending.get("attempts", 0) <= 0:
             return ChallengeResult(status="locked")
-        customer = await _erp(self.ctx.erp.find_customer(str(pending["document"])))
-        if challenge_passed(self.ctx.challenge, customer, args.answer):
-            mark_verified(self.ctx.state, customer.document, self.ctx.challenge.value)
+        document = str(pending["document"])
+        challenge = self.ctx.challenge.for_kind(check_document(document).kind)
+        # An unknown document is answered like a wrong answer: same count, same lock.
+        customer = await self._customer(document)
+        if customer is not None and challenge_passed(challenge, customer, args.answer):
+            mark_verified(self.ctx.state, customer.document, challenge.value)
             return ChallengeResult(status="verified")
         pending["attempts"] = int(pending.get("attempts", MAX_ATTEMPTS)) - 1
         left = pending["attempts"]
         return ChallengeResult(status="wrong" if left > 0 else "locked", attempts_left=left)
 
+    async def _customer(self, document: str) -> Customer | None:
+        """The ERP's customer behind ``document``, None when there is none. Whichever it is, the
+        caller answers the same way until the challenge is passed."""
+        try:
+            return await _erp(self.ctx.erp.find_customer(document))
+        except ToolError as error:
+            if error.code == "not_found":
+                return None
+            raise
+
     async def open_titulos(self) -> OpenTitulos:
-        titulos = await _erp(self.ctx.erp.open_titulos(self._verified()))
+        titulos = await _erp(
+            self.ctx.erp.open_titulos(self._verified()),
+            not_found="Não encontrei os boletos desse cadastro.",
+        )
         return OpenTitulos(
             titulos=[TituloView(**t.model_dump(exclude={"document_number"})) for t in titulos]
         )
 
     async def second_copy(self, args: RequestSecondCopy) -> SecondCopyView:
         document = self._verified()
-        copy = await _erp(self.ctx.erp.second_copy(document, args.titulo_id))
+        copy = await _erp(
+            self.ctx.erp.second_copy(document, args.titulo_id),
+            not_found="Não encontrei esse boleto entre os seus boletos em aberto.",
+        )
         links = self.ctx.pdf_links
         link = None
         if links is not None:
@@ -205,7 +244,10 @@ class BusinessTools:
         )
 
     async def recent_orders(self, args: RecentOrders) -> OrderList:
-        orders = await _erp(self.ctx.erp.recent_orders(self._verified(), args.days))
+        orders = await _erp(
+            self.ctx.erp.recent_orders(self._verified(), args.days),
+            not_found="Não encontrei pedidos desse cadastro.",
+        )
         return OrderList(orders=[_order_view(order) for order in orders])
 
     async def _order(self, document: str, order_id: str) -> OrderView:
@@ -253,15 +295,44 @@ class BusinessTools:
             raise ToolError("invalid", "Qual produto você procura?")
         return StockResult(products=[ProductView(**p.model_dump()) for p in products])
 
+    async def order_products(self, args: StockQuery) -> StockResult:
+        """The products an order line may mean: the code's product; else the catalogue's search
+        for the customer's words; else, when the words together find nothing (customers add
+        words the catalogue lacks: "café moído bem forte"), the products that have the most of
+        them. At most :data:`ORDER_CHOICES`, available ones first."""
+        if args.sku:
+            return await self.stock(args)
+        query = (args.query or "").strip()
+        if not query:
+            raise ToolError("invalid", "Qual produto você procura?")
+        found = await _erp(self.ctx.erp.search_products(query, limit=ORDER_CHOICES))
+        words = [word for word in query.split() if len(word) >= _MIN_SEARCH_WORD]
+        if not found and len(words) > 1:
+            scores: dict[str, tuple[int, Product]] = {}
+            for word in sorted(words, key=len, reverse=True)[:_MAX_WORD_SEARCHES]:
+                for product in await _erp(self.ctx.erp.search_products(word, limit=10)):
+                    name = _fold(f"{product.name} {product.sku}")
+                    score = sum(_stem(other) in name for other in words)
+                    scores[product.sku] = (score, product)
+            best = max((score for score, _ in scores.values()), default=0)
+            found = [product for score, product in scores.values() if score == best and best]
+            found.sort(key=lambda product: not product.available)
+            found = found[:ORDER_CHOICES]
+        return StockResult(products=[ProductView(**p.model_dump()) for p in found])
+
     async def prepare_order(self, args: PrepareOrder) -> OrderSummary:
         self._verified()
         lines: list[str] = []
         total = 0
         for line in args.items:
             product = await _erp(self.ctx.erp.get_product(line.sku.strip().upper()))
-            if not product.available or product.stock < line.quantity:
+            if not product.available:
+                raise ToolError("no_stock", f"{product.name} está sem estoque no momento.")
+            if product.stock < line.quantity:
+                units = "unidade" if product.stock == 1 else "unidades"
                 raise ToolError(
-                    "no_stock", f"Não temos {line.quantity} unidade(s) de {product.name}."
+                    "no_stock",
+                    f"Temos só {product.stock} {units} de {product.name} em estoque no momento.",
                 )
             subtotal = product.price_cents * line.quantity
             lines.append(f"{line.quantity}x {product.name}: {format_brl(subtotal)}")

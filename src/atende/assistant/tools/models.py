@@ -17,7 +17,9 @@ class IdentifyCustomer(_Model):
 
 
 class Identified(_Model):
-    status: Literal["verified", "challenge", "not_found", "invalid_document", "locked"]
+    #: No "not found": a document the ERP does not know gets the challenge like any other, so
+    #: that nobody can learn who is a customer (``verification``).
+    status: Literal["verified", "challenge", "invalid_document", "locked"]
     first_name: str | None = None
     #: pt-BR question to ask when a challenge is needed.
     question: str | None = None

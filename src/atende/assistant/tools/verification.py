@@ -1,22 +1,34 @@
 """Who may see what: a conversation is verified as a customer for the current session only.
 
 A contact is verified as the customer behind a CPF/CNPJ when the conversation's phone is the
-phone the ERP has for that customer, or when the person answers the tenant's challenge (the birth
-date or the CEP on file). Typing someone else's CPF from another phone therefore reveals nothing.
+phone the ERP has for that customer, or when the person answers the tenant's challenge for that
+kind of customer (a person's birth date, a company's CEP on file). Typing someone else's CPF from
+another phone therefore reveals nothing.
+
+Nor does typing a CPF nobody has: until the challenge is passed, a document that is not in the
+ERP gets the same question, the same "não confere", the same attempt count and the same lock as
+a customer's, so nobody can learn who is a customer. The question depends only on what anyone
+can see in the document itself (11 digits: a person; 14: a company).
+
 The proof lives in the session memory, which a session expiry wipes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 from typing import Any
 
 import phonenumbers
 
-from atende.brazil.documents import normalize_cep
+from atende.brazil.documents import DocumentKind, normalize_cep
 from atende.connectors.port import Customer
+from atende.kit.logging import get_logger
+
+log = get_logger(__name__)
 
 VERIFIED_KEY = "verified"
 PENDING_KEY = "verification_pending"
@@ -33,6 +45,49 @@ QUESTIONS = {
     Challenge.birth_date: "Para sua segurança, qual é a sua data de nascimento (dd/mm/aaaa)?",
     Challenge.cep: "Para sua segurança, qual é o CEP do endereço do cadastro?",
 }
+#: The challenges a company can answer (a company has no birth date).
+COMPANY_CHALLENGES = frozenset({Challenge.cep})
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengePolicy:
+    """The tenant's question for each kind of customer.
+
+    ``settings["verification_challenge"]`` is either one challenge for everyone (the older form,
+    ``"cep"``; ``"birth_date"`` then asks companies for their CEP, since they have no birth date)
+    or one per kind: ``{"person": "birth_date", "company": "cep"}``.
+    """
+
+    person: Challenge = Challenge.birth_date
+    company: Challenge = Challenge.cep
+
+    @classmethod
+    def from_setting(cls, value: object) -> ChallengePolicy:
+        default = cls()
+        if value is None:
+            return default
+        if isinstance(value, Mapping):
+            person = _challenge(value.get("person"), default.person)
+            company = _challenge(value.get("company"), default.company)
+        else:
+            person = company = _challenge(value, default.person)
+        if company not in COMPANY_CHALLENGES:
+            company = default.company
+        return cls(person=person, company=company)
+
+    def for_kind(self, kind: DocumentKind | None) -> Challenge:
+        return self.company if kind is DocumentKind.cnpj else self.person
+
+
+def _challenge(value: object, default: Challenge) -> Challenge:
+    if value is None:
+        return default
+    try:
+        return Challenge(str(value))
+    except ValueError:
+        # A typo in a tenant's settings must not stop its conversations: the default question.
+        log.warning("unknown verification challenge in tenant settings", value=str(value)[:40])
+        return default
 
 
 def same_phone(contact_phone: str | None, customer_phone: str | None) -> bool:
