@@ -34,6 +34,7 @@ UNANSWERABLE = (
     "qual o horario do jogo hoje",
     "qual o prazo de validade do cafe",
     "tem estacionamento?",
+    "quero fazer um pedido",
     "oi",
 )
 

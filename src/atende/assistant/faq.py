@@ -7,7 +7,8 @@ as regions), not the words a full-text engine sees. Each question term is weight
 is among the tenant's passages (a word in no passage weighs most: it is what the FAQ does not
 talk about), and a passage answers only if it covers more than half of the question's weight;
 otherwise the assistant offers a human instead of guessing ("vcs vendem carro?" covers nothing,
-"vcs fazem entrega de pizza?" only its least telling half).
+"vcs fazem entrega de pizza?" only its least telling half), and a passage that shares only the
+words every shop passage has ("pedido", "produto") answers nothing.
 
 A tenant's passages are read once and kept in memory until its documents change (the check is
 one aggregate query per question), so both database engines give the same answers: a FAQ has
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from unidecode import unidecode
 
 from atende.assistant.faq_models import FaqPassage
-from atende.assistant.faq_terms import terms
+from atende.assistant.faq_terms import GENERIC, terms
 from atende.tenancy.scope import bind_tenant
 
 #: Share of the question's weight a passage must cover to count as an answer (more than half:
@@ -162,9 +163,10 @@ class FaqIndex:
         total = sum(weights.values())
         ranked: list[tuple[tuple[float, int, int], FaqHit]] = []
         for passage in corpus.passages:
-            covered = sum(weight for term, weight in weights.items() if term in passage.terms)
-            if covered == 0:
+            shared = [term for term in asked if term in passage.terms]
+            if not shared or all(term in GENERIC for term in shared):
                 continue
+            covered = sum(weights[term] for term in shared)
             in_heading = sum(1 for term in asked if term in passage.heading_terms)
             # Ties go to the passage whose heading names the topic, then to the shorter one.
             key = (covered / total, in_heading, -len(passage.terms))
