@@ -360,8 +360,11 @@ def _mobile_shaped(digits: str) -> bool:
 # groups of any size with any separators (",", " - ", "." instead of "/"), as typed in a hurry or
 # as a voice transcript groups them ("23 54 388 11 08"), and digits dictated as words ("cinco
 # dois nove..."). 11 digits are a CPF, 14 a CNPJ.
+# The whole run of digit groups, however long (its digits are counted afterwards, so a list of
+# numbers never yields a document from its tail). A comma followed by a space ends the run: it
+# separates numbers ("cpf 529 982 247 25, 11 98765-4321"), not the groups of one.
 _LOOSE_DIGITS = re.compile(
-    r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[.,/-]\s?|\s)\d{1,8}){1,13}(?![\w]|[.,/-]\d)"
+    r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[./-]\s?|,|\s)\d{1,8})+(?![\w]|[.,/-]\d)"
 )
 _SPOKEN_DIGITS = {
     "zero": "0",
