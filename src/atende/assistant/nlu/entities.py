@@ -363,9 +363,7 @@ def _mobile_shaped(digits: str) -> bool:
 # The whole run of digit groups, however long (its digits are counted afterwards, so a list of
 # numbers never yields a document from its tail). A comma followed by a space ends the run: it
 # separates numbers ("cpf 529 982 247 25, 11 98765-4321"), not the groups of one.
-_LOOSE_DIGITS = re.compile(
-    r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[./-]\s?|,|\s)\d{1,8})+(?![\w]|[.,/-]\d)"
-)
+_LOOSE_DIGITS = re.compile(r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[./-]\s?|,|\s)\d{1,8})+(?![\w]|[.,/-]\d)")
 _SPOKEN_DIGITS = {
     "zero": "0",
     "um": "1",
