@@ -151,6 +151,8 @@ def test_a_list_of_numbers_yields_no_document_from_its_tail() -> None:
     text = "cpf " + " ".join(str(i % 10) for i in range(30))
     assert extract(text).entities == ()
     assert extract(text).invalid_documents == ()
+    spoken = "cpf " + " ".join(["um", "dois", "tres", "quatro", "cinco", "seis"] * 5)
+    assert extract(spoken).invalid_documents == ()
 
 
 def test_loose_document_then_a_phone_after_a_comma() -> None:

@@ -383,7 +383,7 @@ _SPOKEN_DIGIT = "(?:" + "|".join(_SPOKEN_DIGITS) + ")"
 # Between dictated digits: spaces, commas, and the punctuation read aloud.
 _SPOKEN_SEPARATOR = r"(?:[\s,]+(?:(?:ponto|traco|tracinho|hifen|barra)[\s,]+)?)"
 _SPOKEN_RUN = re.compile(
-    r"\b" + _SPOKEN_DIGIT + r"(?:" + _SPOKEN_SEPARATOR + _SPOKEN_DIGIT + r"){10,13}\b"
+    r"\b" + _SPOKEN_DIGIT + r"(?:" + _SPOKEN_SEPARATOR + _SPOKEN_DIGIT + r"){10,}\b"
 )
 _SPOKEN_WORD = re.compile(r"[a-z]+")
 # The groupings of a formatted CPF and CNPJ: a loose run grouped so is a document even without a
