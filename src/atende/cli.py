@@ -496,7 +496,13 @@ def faq_remove(name: str, tenant: str) -> None:
 @main.command("test")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait per answer.")
-def test_scripts(path: Path, timeout: float) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["llm", "offline"]),
+    default=None,
+    help="Fail a step another engine answered (llm: the agent fell back to the offline engine).",
+)
+def test_scripts(path: Path, timeout: float, engine: str | None) -> None:
     """Play YAML conversation scripts against the configured tenant's assistant (see
     docs/assistant.md); prints PASS or FAIL per script and exits 1 if any failed."""
     from atende.main import Container
@@ -511,7 +517,7 @@ def test_scripts(path: Path, timeout: float) -> None:
         await container.start_workers(recover_pending=False)
         failed = 0
         try:
-            runner = ScriptRunner(container, timeout=timeout)
+            runner = ScriptRunner(container, timeout=timeout, engine=engine)
             for source, text in scripts:
                 result = await runner.run_script(source, text)
                 click.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.name}  ({source})")
