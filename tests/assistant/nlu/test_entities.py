@@ -160,6 +160,15 @@ def test_loose_document_then_a_phone_after_a_comma() -> None:
     assert [(e.type, e.value) for e in result.entities] == [("cpf", "52998224725")]
 
 
+def test_cep_and_house_number_after_a_document_are_not_a_document() -> None:
+    result = extract("meu cpf é 529.982.247-25 cep 01310-100 157")
+    assert [(e.type, e.value) for e in result.entities] == [
+        ("cpf", "52998224725"),
+        ("cep", "01310100"),
+    ]
+    assert result.invalid_documents == ()
+
+
 def test_landline_after_a_document_stays_a_phone() -> None:
     result = extract("cpf 529.982.247-25, fixo 3456 7890")
     assert [(e.type, e.value) for e in result.entities] == [("cpf", "52998224725")]

@@ -391,11 +391,26 @@ _SPOKEN_WORD = re.compile(r"[a-z]+")
 _DOCUMENT_GROUPS = {(3, 3, 3, 2), (2, 3, 3, 4, 2)}
 
 
+_CEP_WORD = re.compile(r"\bcep\b")
+
+
+def _nearest(pattern: re.Pattern[str], folded: str, start: int, end: int) -> int:
+    """Characters between ``folded[start:end]`` and the nearest match of ``pattern`` around it
+    (more than ``_CONTEXT_CHARS`` when there is none)."""
+    before = folded[max(0, start - _CONTEXT_CHARS) : start]
+    after = folded[end : end + _CONTEXT_CHARS]
+    distances = [len(before) - match.end() for match in pattern.finditer(before)]
+    distances += [match.start() for match in pattern.finditer(after)]
+    return min(distances, default=_CONTEXT_CHARS + 1)
+
+
 def _document_context(folded: str, start: int, end: int) -> bool:
     """Whether a document word ("cpf", "cnpj"...) is near ``folded[start:end]`` and nearer than
-    any phone word."""
-    near = folded[max(0, start - _CONTEXT_CHARS) : start] + " " + folded[end : end + _CONTEXT_CHARS]
-    return bool(_DOCUMENT_WORDS.search(near)) and not _phone_context(folded, start, end)
+    any phone word or "cep" ("cep 01310-100 157" is an address, not a CPF)."""
+    document = _nearest(_DOCUMENT_WORDS, folded, start, end)
+    if document > _CONTEXT_CHARS or _nearest(_CEP_WORD, folded, start, end) < document:
+        return False
+    return not _phone_context(folded, start, end)
 
 
 def _loose_document(
