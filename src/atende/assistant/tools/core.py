@@ -40,6 +40,7 @@ from atende.assistant.tools.verification import (
 )
 from atende.brazil.documents import check_document
 from atende.brazil.money import format_brl
+from atende.brazil.plural import count_of
 from atende.connectors.port import (
     ConnectorUnavailable,
     Customer,
@@ -287,7 +288,7 @@ class BusinessTools:
             product = await _erp(self.ctx.erp.get_product(line.sku.strip().upper()))
             if not product.available or product.stock < line.quantity:
                 raise ToolError(
-                    "no_stock", f"Não temos {line.quantity} unidade(s) de {product.name}."
+                    "no_stock", f"Não temos {count_of(line.quantity, 'unidade')} de {product.name}."
                 )
             subtotal = product.price_cents * line.quantity
             lines.append(f"{line.quantity}x {product.name}: {format_brl(subtotal)}")
