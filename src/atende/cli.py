@@ -453,13 +453,56 @@ def faq_add(path: Path, tenant: str) -> None:
             tenant_id, path.name, content
         ),
     )
-    click.echo(f"{count} passages indexed from {path.name}")
+    click.echo(f"{count} {'passage' if count == 1 else 'passages'} indexed from {path.name}")
+
+
+@faq.command("list")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def faq_list(tenant: str) -> None:
+    """The tenant's FAQ documents: name, passages, when added."""
+    from atende.assistant.faq import FaqIndex
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    documents = _with_tenant(
+        settings, tenant, lambda sessions, tenant_id: FaqIndex(sessions).documents(tenant_id)
+    )
+    if not documents:
+        click.echo("no FAQ documents (add one with `atende faq add FILE`)")
+    for document in documents:
+        passages = f"{document.passages} {'passage' if document.passages == 1 else 'passages'}"
+        click.echo(f"{document.name}\t{passages}\t{document.added_at:%Y-%m-%d %H:%M}")
+
+
+@faq.command("remove")
+@click.argument("name")
+@click.option("--tenant", default="demo", show_default=True, help="Tenant slug.")
+def faq_remove(name: str, tenant: str) -> None:
+    """Remove a document by the name `atende faq list` shows; its passages stop answering."""
+    from atende.assistant.faq import FaqIndex
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+    count = _with_tenant(
+        settings,
+        tenant,
+        lambda sessions, tenant_id: FaqIndex(sessions).remove_document(tenant_id, name),
+    )
+    if count == 0:
+        raise click.ClickException(f"no FAQ document named {name!r} (see `atende faq list`)")
+    click.echo(f"{name} removed ({count} {'passage' if count == 1 else 'passages'})")
 
 
 @main.command("test")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--timeout", default=15.0, show_default=True, help="Seconds to wait per answer.")
-def test_scripts(path: Path, timeout: float) -> None:
+@click.option(
+    "--engine",
+    type=click.Choice(["llm", "offline"]),
+    default=None,
+    help="Fail a step another engine answered (llm: the agent fell back to the offline engine).",
+)
+def test_scripts(path: Path, timeout: float, engine: str | None) -> None:
     """Play YAML conversation scripts against the configured tenant's assistant (see
     docs/assistant.md); prints PASS or FAIL per script and exits 1 if any failed."""
     from atende.main import Container
@@ -474,7 +517,7 @@ def test_scripts(path: Path, timeout: float) -> None:
         await container.start_workers(recover_pending=False)
         failed = 0
         try:
-            runner = ScriptRunner(container, timeout=timeout)
+            runner = ScriptRunner(container, timeout=timeout, engine=engine)
             for source, text in scripts:
                 result = await runner.run_script(source, text)
                 click.echo(f"{'PASS' if result.passed else 'FAIL'}  {result.name}  ({source})")

@@ -18,7 +18,10 @@ A script::
           not_say: ["erro"]
           handoff: false         # whether the conversation went to the human queue
 
-Texts are compared without case or accents. Each script starts a fresh session.
+Texts are compared without case or accents. Each script starts a fresh session. ``call`` names
+business tools as the offline engine records them (``BusinessTools`` methods); the LLM agent's
+tools, named for the model, count as the business tool they run. With ``engine="llm"`` a step the
+offline engine answered (the agent fell back) fails: the agent is what is being tested.
 """
 
 from __future__ import annotations
@@ -32,12 +35,25 @@ import yaml
 from sqlalchemy import select, update
 from unidecode import unidecode
 
+from atende.audit.models import AiTurn
 from atende.channels.sandbox.service import normalise_phone
 from atende.contacts.models import ContactIdentity, IdentityKind
 from atende.conversations.models import Conversation, ConversationEvent
 from atende.kit.clock import utcnow
 from atende.main import Container
 from atende.tenancy.scope import bind_tenant
+
+#: The agent's tool names (``assistant/agent/toolbox.py``) that differ from the business tool
+#: they run, which is what a script's ``call`` names.
+AGENT_TOOLS = {
+    "list_open_titulos": "open_titulos",
+    "boleto_second_copy": "second_copy",
+    "stock_and_price": "stock",
+}
+
+
+#: Fallbacks that are the agent's design, not a failure of it.
+HANDED_OVER = frozenset({"opt_out"})
 
 
 @dataclass
@@ -65,9 +81,13 @@ def _options(reply: dict[str, Any]) -> list[str]:
 
 
 class ScriptRunner:
-    def __init__(self, container: Container, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self, container: Container, *, timeout: float = 15.0, engine: str | None = None
+    ) -> None:
         self._container = container
         self._timeout = timeout
+        #: When set, a step answered by another engine fails (``"llm"``: no fallback allowed).
+        self._engine = engine
 
     async def run_script(self, source: str, text: str) -> ScriptResult:
         """Play one script (``text`` is its YAML; ``source`` names it in the report)."""
@@ -94,6 +114,7 @@ class ScriptRunner:
         after = earlier.last_id
         for number, step in enumerate(spec.get("steps") or [], 1):
             events_before = await self._event_id(channel.tenant_id)
+            records_before = await self._record_id(channel.tenant_id)
             message_id = await sandbox.submit(
                 channel, phone, str(step["customer"]), name=spec.get("name_as")
             )
@@ -119,6 +140,7 @@ class ScriptRunner:
                     )
             events = await self._events_since(channel.tenant_id, events_before)
             called = [tool for e in events for tool in e.data.get("tools", [])]
+            called += [AGENT_TOOLS[tool] for tool in called if tool in AGENT_TOOLS]
             for tool in expect.get("call", []):
                 if tool not in called:
                     result.failures.append(f"{label}: expected a call to {tool}; called {called}")
@@ -128,6 +150,31 @@ class ScriptRunner:
                 )
                 if bool(expect["handoff"]) != went:
                     result.failures.append(f"{label}: handoff expected {expect['handoff']}")
+            if self._engine is not None:
+                result.failures += await self._other_engines(
+                    label, channel.tenant_id, records_before
+                )
+
+    async def _other_engines(self, label: str, tenant_id: str, records_before: int) -> list[str]:
+        """Turns of the step that another engine answered, except where the agent hands over by
+        design (an opt-out is the offline engine's: a record the law cares about)."""
+        async with self._container.sessions() as session:
+            bind_tenant(session, tenant_id)
+            rows = await session.execute(
+                select(AiTurn.engine, AiTurn.fallback_reason).where(AiTurn.id > records_before)
+            )
+            other = [
+                f"{engine} (fallback: {reason})"
+                for engine, reason in rows
+                if engine != self._engine and reason not in HANDED_OVER
+            ]
+        return [f"{label}: answered by {', '.join(other)}, not {self._engine}"] if other else []
+
+    async def _record_id(self, tenant_id: str) -> int:
+        async with self._container.sessions() as session:
+            bind_tenant(session, tenant_id)
+            last = await session.scalar(select(AiTurn.id).order_by(AiTurn.id.desc()).limit(1))
+        return int(last or 0)
 
     async def _fresh_session(self, tenant_id: str, phone: str) -> None:
         """Start the script on a new session: the customer's last activity moves to the past."""

@@ -168,7 +168,6 @@ async def test_that_an_order_beyond_the_stock_is_refused_politely(erp: DemoErp) 
     with pytest.raises(ToolError) as error:
         await tools.prepare_order(PrepareOrder(items=[OrderLine(sku="CAM-003", quantity=1)]))
     assert error.value.code == "no_stock"
-    assert "Não temos 1 unidade de " in error.value.message
 
 
 class CountingErp:

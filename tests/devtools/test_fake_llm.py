@@ -16,13 +16,13 @@ import aiohttp
 import openai
 import pytest
 
+from atende.assistant.agent.toolbox import schemas
 from atende.devtools.fake_llm import (
     DEFAULT_EMBEDDING_DIMENSIONS,
     ChatRequest,
     FakeLLM,
     Step,
     ToolCall,
-    demo_responder,
     embedding_vector,
     estimate_tokens,
 )
@@ -509,151 +509,6 @@ async def test_models_are_listed(llm: FakeLLM, client: openai.AsyncOpenAI) -> No
         await client.models.retrieve("gpt-99")
 
 
-# -- the demo behaviour -------------------------------------------------------------------------
-
-DEMO_TOOLS = [
-    function_tool("identify_customer", document="string"),
-    function_tool("get_titulo_second_copy", document="string"),
-    function_tool("list_orders", order_number="string"),
-    function_tool("check_stock", product="string"),
-    function_tool("handoff_to_human", reason="string"),
-]
-
-
-@pytest.mark.parametrize(
-    ("text", "tool", "arguments"),
-    [
-        ("oi, meu CPF é [CPF_1]", "identify_customer", {"document": "[CPF_1]"}),
-        ("CNPJ 12.ABC.345/01DE-35", "identify_customer", {"document": "12.ABC.345/01DE-35"}),
-        ("quero a 2ª via do boleto", "get_titulo_second_copy", {}),
-        ("cadê o pedido 48213?", "list_orders", {"order_number": "48213"}),
-        (
-            "vocês têm camiseta azul no estoque?",
-            "check_stock",
-            {"product": "vocês têm camiseta azul no estoque?"},
-        ),
-        (
-            "quero falar com um atendente",
-            "handoff_to_human",
-            {"reason": "quero falar com um atendente"},
-        ),
-    ],
-)
-async def test_demo_picks_a_tool_by_keywords(
-    client: openai.AsyncOpenAI, llm: FakeLLM, text: str, tool: str, arguments: dict[str, str]
-) -> None:
-    llm.responder = demo_responder
-
-    completion = await client.chat.completions.create(
-        model=MODEL, messages=user(text), tools=DEMO_TOOLS
-    )
-
-    [call] = completion.choices[0].message.tool_calls or []
-    assert call.type == "function"
-    assert call.function.name == tool
-    assert json.loads(call.function.arguments) == arguments
-
-
-async def test_demo_only_uses_tools_on_offer_and_otherwise_greets(
-    client: openai.AsyncOpenAI, llm: FakeLLM
-) -> None:
-    llm.responder = demo_responder
-
-    completion = await client.chat.completions.create(
-        model=MODEL, messages=user("meu CPF é [CPF_1]"), tools=[DEMO_TOOLS[3]]
-    )
-
-    assert completion.choices[0].message.tool_calls is None
-    assert (completion.choices[0].message.content or "").startswith("Olá!")
-
-
-async def test_demo_reuses_a_document_given_earlier(
-    client: openai.AsyncOpenAI, llm: FakeLLM
-) -> None:
-    llm.responder = demo_responder
-
-    completion = await client.chat.completions.create(
-        model=MODEL,
-        messages=[
-            *user("meu CNPJ é [CNPJ_1]"),
-            {"role": "assistant", "content": "Obrigado! Em que posso ajudar?"},
-            *user("preciso da segunda via"),
-        ],
-        tools=DEMO_TOOLS,
-    )
-
-    [call] = completion.choices[0].message.tool_calls or []
-    assert call.type == "function"
-    assert call.function.name == "get_titulo_second_copy"
-    assert json.loads(call.function.arguments) == {"document": "[CNPJ_1]"}
-
-
-async def test_demo_quotes_the_tool_result_verbatim(
-    client: openai.AsyncOpenAI, llm: FakeLLM
-) -> None:
-    llm.responder = demo_responder
-    result = '{"linha_digitavel": "34191.79001 01043.510047 91020.150008 1 96610000015000"}'
-
-    completion = await client.chat.completions.create(
-        model=MODEL,
-        messages=[
-            *user("2a via do boleto"),
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": "call_1",
-                        "type": "function",
-                        "function": {"name": "get_titulo_second_copy", "arguments": "{}"},
-                    }
-                ],
-            },
-            {"role": "tool", "tool_call_id": "call_1", "content": result},
-        ],
-        tools=DEMO_TOOLS,
-    )
-
-    assert completion.choices[0].message.content == (
-        "Aqui está:\nlinha_digitavel: 34191.79001 01043.510047 91020.150008 1 96610000015000"
-    )
-
-
-async def test_demo_routes_with_a_json_schema(client: openai.AsyncOpenAI, llm: FakeLLM) -> None:
-    llm.responder = demo_responder
-    schema = {
-        "type": "object",
-        "properties": {
-            "especialista": {"type": "string", "enum": ["geral", "financeiro", "pedidos"]},
-            "motivo": {"type": "string"},
-        },
-        "required": ["especialista", "motivo"],
-        "additionalProperties": False,
-    }
-
-    completion = await client.chat.completions.create(
-        model=MODEL,
-        messages=user("preciso da segunda via do boleto"),
-        response_format={
-            "type": "json_schema",
-            "json_schema": {"name": "rota", "schema": schema, "strict": True},
-        },
-    )
-    by_prompt = await client.chat.completions.create(
-        model=MODEL,
-        messages=[
-            {"role": "system", "content": "Escolha o especialista para a mensagem."},
-            *user("onde está minha entrega?"),
-        ],
-    )
-
-    assert json.loads(completion.choices[0].message.content or "") == {
-        "especialista": "financeiro",
-        "motivo": "billing",
-    }
-    assert json.loads(by_prompt.choices[0].message.content or "") == {"specialist": "orders"}
-
-
 # -- throughput and the standalone server -------------------------------------------------------
 
 
@@ -696,7 +551,7 @@ async def test_standalone_serves_the_demo_behaviour() -> None:
             http_client=openai.DefaultAioHttpClient(),
         ) as sdk:
             completion = await sdk.chat.completions.create(
-                model=MODEL, messages=user("meu CPF é [CPF_1]"), tools=DEMO_TOOLS
+                model=MODEL, messages=user("meu CPF é [CPF_1]"), tools=schemas("finance")
             )
     finally:
         process.send_signal(signal.SIGTERM)
@@ -707,46 +562,3 @@ async def test_standalone_serves_the_demo_behaviour() -> None:
     assert call.function.name == "identify_customer"
     assert json.loads(call.function.arguments) == {"document": "[CPF_1]"}
     assert returncode == 0
-
-
-async def test_demo_calls_the_topics_tool_after_identifying_then_quotes_readably(
-    client: openai.AsyncOpenAI, llm: FakeLLM
-) -> None:
-    llm.responder = demo_responder
-
-    def called(name: str, arguments: str, result: str) -> list[Any]:
-        return [
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": f"call_{name}",
-                        "type": "function",
-                        "function": {"name": name, "arguments": arguments},
-                    }
-                ],
-            },
-            {"role": "tool", "tool_call_id": f"call_{name}", "content": result},
-        ]
-
-    conversation = [
-        *user("2a via do boleto, cpf [CPF_1]"),
-        *called("identify_customer", '{"document": "[CPF_1]"}', '{"status": "verified"}'),
-    ]
-    then = await client.chat.completions.create(
-        model=MODEL, messages=conversation, tools=DEMO_TOOLS
-    )
-    (call,) = then.choices[0].message.tool_calls or []
-    assert call.function.name == "get_titulo_second_copy"
-    assert json.loads(call.function.arguments) == {"document": "[CPF_1]"}
-
-    titulos = '{"titulos": [{"id": "TIT-1", "amount_cents": 1234567, "due_date": null}]}'
-    conversation += called("get_titulo_second_copy", call.function.arguments, titulos)
-    answer = await client.chat.completions.create(
-        model=MODEL, messages=conversation, tools=DEMO_TOOLS
-    )
-
-    assert answer.choices[0].message.content == (
-        "Aqui está:\ntitulos:\n• id: TIT-1, amount: R$ 12.345,67"
-    )

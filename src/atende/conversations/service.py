@@ -52,7 +52,7 @@ from atende.channels.types import (
     ChannelSender,
     SendError,
 )
-from atende.contacts.models import IdentityKind
+from atende.contacts.models import Contact, IdentityKind
 from atende.conversations import repository as repo
 from atende.conversations.models import Conversation, Message
 from atende.conversations.state import Effect, Owner, Transition, Trigger, transition
@@ -366,9 +366,7 @@ class TurnProcessor:
                 events.owner(conversation, plan.step.owner, "inbound")
             said = await apply_actions(session, conversation, actions, events)
             await keep_deferred(session, conversation, actions, events, job.key)
-            if any(isinstance(action, OptOut) for action in actions) and not contact.opted_out_at:
-                contact.opted_out_at = now
-                events.add(conversation, "opted_out")
+            record_opt_out(contact, conversation, actions, events)
             audit = audit_of(actions)
             if plan.turn is None:
                 events.add(conversation, "bot_silent", owner=conversation.owner)
@@ -454,6 +452,30 @@ async def apply_actions(
             )
     record_ai(session, conversation, actions, events)
     return said
+
+
+def record_opt_out(
+    contact: Contact, conversation: Conversation, actions: Sequence[Action], events: EventLog
+) -> None:
+    """Opt-out (LGPD's right to object; WhatsApp's opt-out of business-initiated messages).
+
+    Asking to stop sets it. Writing to us again afterwards clears it: the opt-out reply promises
+    as much ("se mudar de ideia, é só escrever aqui"), and WhatsApp reads a customer's new
+    message as the customer choosing the conversation again. Both are events in the
+    conversation's log, which is the record of consent. While it is set nothing is sent on our
+    initiative: requests kept during an outage are not resumed (resume.py)."""
+    if any(isinstance(action, OptOut) for action in actions):
+        if contact.opted_out_at is None:
+            contact.opted_out_at = events.now
+            events.add(conversation, "opted_out")
+    elif contact.opted_out_at is not None:
+        events.add(
+            conversation,
+            "opt_out_cleared",
+            reason="customer_wrote_again",
+            opted_out_at=contact.opted_out_at.isoformat(),
+        )
+        contact.opted_out_at = None
 
 
 async def keep_deferred(

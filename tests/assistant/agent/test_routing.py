@@ -27,3 +27,12 @@ from atende.assistant.agent.prompts import route
 )
 def test_routing(intent: str, current: str | None, confidence: float, expected: str) -> None:
     assert route(intent, current, confidence) == expected
+
+
+@pytest.mark.parametrize(("intent", "confidence"), [("place_order", 0.9), ("invoice_copy", 0.98)])
+def test_that_a_pick_among_offered_options_goes_to_the_concierge(
+    intent: str, confidence: float
+) -> None:
+    # "2" after a list of boletos reads as a quantity (place_order, sales): sales cannot send a
+    # boleto, the concierge has every tool.
+    assert route(intent, "finance", confidence, choosing=True) == "concierge"

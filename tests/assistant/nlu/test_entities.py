@@ -89,6 +89,8 @@ def test_cpf_inside_a_longer_number_is_not_a_cpf() -> None:
         # Voice transcripts group the digits as they were spoken.
         "é o cpf é 52 99 822 47 25",
         "o cpf 5 2 9 9 8 2 2 4 7 2 5 é do meu marido",
+        # Four-digit groups are also how a landline is written: the document word decides.
+        "meu cpf é 5299 8224 725",
         "então o meu cpf é cinco dois nove nove oito dois dois quatro sete dois cinco",
         "cpf cinco dois nove ponto nove oito dois ponto dois quatro sete traço dois cinco",
     ],
@@ -141,6 +143,12 @@ def test_loose_document_with_wrong_check_digits_is_reported() -> None:
 def test_loose_numbers_that_are_not_documents(text: str) -> None:
     result = extract(text)
     assert not [e for e in result.entities if e.type in {"cpf", "cnpj"}]
+    assert result.invalid_documents == ()
+
+
+def test_landline_after_a_document_stays_a_phone() -> None:
+    result = extract("cpf 529.982.247-25, fixo 3456 7890")
+    assert [(e.type, e.value) for e in result.entities] == [("cpf", "52998224725")]
     assert result.invalid_documents == ()
 
 

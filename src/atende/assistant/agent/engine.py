@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -173,7 +174,10 @@ class AgentEngine:
         if understanding.intent == "opt_out":
             return await self._fall_back(turn, _Attempt(config), "opt_out", started)
         specialist = route(
-            understanding.intent, turn.state.get("specialist"), understanding.confidence
+            understanding.intent,
+            turn.state.get("specialist"),
+            understanding.confidence,
+            choosing=_answers_options(turn.state, turn.text),
         )
         attempt = _Attempt(config, specialist=specialist, intent=understanding.intent)
         try:
@@ -583,7 +587,7 @@ class _AgentTurn:
         else:
             assert answer is not None
             text = answer
-            actions.append(Say(TextContent(answer)))
+            actions += [Say(TextContent(part)) for part in _messages(answer)]
         history = [
             *list(self.state.get("llm_history") or []),
             {"role": "user", "content": user},
@@ -611,6 +615,33 @@ class _AgentTurn:
             audit["recall"] = self.recall_status
         actions.append(Audit(audit))
         return actions
+
+
+#: A numbered option in an answer ("1. R$ 184,85, venceu em…").
+_OPTION = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
+#: Words of a message that may be a pick among options ("2", "o de 189,35", "a segunda").
+CHOICE_WORDS = 4
+#: WhatsApp messages one answer may become (further paragraphs stay in the last one).
+MAX_MESSAGES = 6
+
+
+def _answers_options(state: Any, text: str) -> bool:
+    """Whether ``text`` is short and the previous answer offered numbered options."""
+    history = list(state.get("llm_history") or [])
+    last = history[-1] if history else None
+    if not isinstance(last, dict) or last.get("role") != "assistant":
+        return False
+    offered = len(_OPTION.findall(str(last.get("content") or ""))) >= 2
+    return offered and len(text.split()) <= CHOICE_WORDS
+
+
+def _messages(answer: str) -> list[str]:
+    """One WhatsApp message per paragraph, as the offline engine writes (one idea per message):
+    a linha digitável or a PIX code in its own paragraph is then copied with a long press."""
+    parts = [part.strip() for part in re.split(r"\n\s*\n", answer) if part.strip()]
+    if len(parts) > MAX_MESSAGES:
+        parts[MAX_MESSAGES - 1 :] = ["\n\n".join(parts[MAX_MESSAGES - 1 :])]
+    return parts or [answer]
 
 
 def _retry_after(error: BaseException) -> float | None:

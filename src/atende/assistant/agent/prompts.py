@@ -37,7 +37,8 @@ português do Brasil. Hoje é {today}.
 
 Regras:
 - Responda em português do Brasil, de forma breve, cordial e natural (WhatsApp: *negrito* com \
-asteriscos, sem markdown de títulos ou tabelas).
+asteriscos, sem markdown de títulos ou tabelas). Cada parágrafo (separado por uma linha em \
+branco) chega ao cliente como uma mensagem.
 - Valores, datas, quantidades, estoque, linhas digitáveis e códigos de rastreio só podem vir \
 do resultado das ferramentas desta conversa: copie-os exatamente; nunca invente nem estime.
 - Dados pessoais aparecem como marcadores ([CPF_1], [TELEFONE_1]…): use os marcadores como se \
@@ -50,7 +51,8 @@ e use identify_customer; se a ferramenta pedir uma pergunta de segurança, faça
 
 SPECIALIST_PROMPTS: Mapping[str, str] = {
     "finance": "Você cuida de boletos: lista os em aberto e emite a 2ª via. Envie a linha "
-    "digitável exatamente como a ferramenta devolveu.",
+    "digitável e o PIX copia e cola exatamente como a ferramenta devolveu, cada um sozinho em "
+    "seu parágrafo, para o cliente copiar.",
     "orders": "Você cuida de pedidos e entregas: situação, histórico e rastreio.",
     "sales": "Você cuida de produtos, preços, estoque e pedidos novos. Antes de registrar um "
     "pedido, mostre o resumo (prepare_order) e só use confirm_order depois que o cliente "
@@ -64,7 +66,14 @@ SPECIALIST_PROMPTS: Mapping[str, str] = {
 ROUTE_CONFIDENCE = 0.5
 
 
-def route(intent: str, current: str | None, confidence: float = 1.0) -> str:
+def route(
+    intent: str, current: str | None, confidence: float = 1.0, *, choosing: bool = False
+) -> str:
+    # A short answer to the numbered options the assistant just offered ("2", "o de 189,35")
+    # has no topic of its own, whatever the classifier reads in it ("2" looks like a quantity:
+    # place_order, and sales cannot send a boleto): the concierge, with every tool, serves it.
+    if choosing:
+        return "concierge"
     # Unsure first: an unsure "no topic of its own" is often a topic the classifier missed
     # ("quanto custa a toalha?" read as out of scope), which the session's specialist may
     # lack the tools for; the concierge has them all.

@@ -356,10 +356,10 @@ def _mobile_shaped(digits: str) -> bool:
     return len(digits) == 11 and digits[:2] in _AREA_CODES and digits[2] == "9"
 
 
-# How customers also write a document, found after the phones and only where nothing else took
-# the characters: digit groups of any size with any separators (",", " - ", "." instead of "/"),
-# as typed in a hurry or as a voice transcript groups them ("23 54 388 11 08"), and digits
-# dictated as words ("cinco dois nove..."). 11 digits are a CPF, 14 a CNPJ.
+# How customers also write a document, found where the strict shapes above did not match: digit
+# groups of any size with any separators (",", " - ", "." instead of "/"), as typed in a hurry or
+# as a voice transcript groups them ("23 54 388 11 08"), and digits dictated as words ("cinco
+# dois nove..."). 11 digits are a CPF, 14 a CNPJ.
 _LOOSE_DIGITS = re.compile(
     r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[.,/-]\s?|\s)\d{1,8}){1,13}(?![\w]|[.,/-]\d)"
 )
@@ -410,15 +410,24 @@ def _loose_document(
 
 
 def _scan_loose_documents(text: str, folded: str, spans: _Spans) -> None:
+    # Most messages hold neither 11 digits nor 11 words: skip the patterns (a third of scan()).
+    if sum(map(str.isdigit, text)) >= 11:
+        _scan_loose_digits(text, folded, spans)
+    if folded.count(" ") >= 10:
+        for match in _SPOKEN_RUN.finditer(folded):
+            words = _SPOKEN_WORD.findall(match.group())
+            digits = "".join(_SPOKEN_DIGITS[word] for word in words if word in _SPOKEN_DIGITS)
+            _loose_document(text, folded, spans, match.start(), match.end(), digits, False)
+
+
+def _scan_loose_digits(text: str, folded: str, spans: _Spans) -> None:
     for match in _LOOSE_DIGITS.finditer(text):
+        if _PHONE.fullmatch(match.group()):
+            continue
         groups = tuple(len(group) for group in re.findall(r"\d+", match.group()))
         digits = re.sub(r"\D", "", match.group())
         grouped = groups in _DOCUMENT_GROUPS
         _loose_document(text, folded, spans, match.start(), match.end(), digits, grouped)
-    for match in _SPOKEN_RUN.finditer(folded):
-        words = _SPOKEN_WORD.findall(match.group())
-        digits = "".join(_SPOKEN_DIGITS[word] for word in words if word in _SPOKEN_DIGITS)
-        _loose_document(text, folded, spans, match.start(), match.end(), digits, grouped=False)
 
 
 def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
@@ -438,6 +447,9 @@ def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
         if raw.isdigit():
             continue  # bare 11 digits may be phones: decided after the formatted phones
         spans.add("cpf", text, match.start(), match.end())
+    # Before the phones, which would take "1089 1930" out of "cpf 0 1089 1930 76" (a transcript
+    # groups digits as they were said); a run written as a phone is left to them.
+    _scan_loose_documents(text, folded, spans)
     for match in _PHONE.finditer(text):
         raw = match.group()
         digits = re.sub(r"\D", "", raw)
@@ -454,7 +466,6 @@ def _scan_documents(text: str, folded: str, spans: _Spans) -> None:
             spans.add("phone", text, start, end)
         else:
             spans.add("cpf", text, start, end)
-    _scan_loose_documents(text, folded, spans)
 
 
 def _scan_quantities(text: str, folded: str, spans: _Spans) -> None:

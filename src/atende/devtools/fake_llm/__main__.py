@@ -1,0 +1,3 @@
+from atende.devtools.fake_llm.standalone import main
+
+main()
