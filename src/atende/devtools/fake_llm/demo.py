@@ -28,21 +28,25 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from atende.assistant.dialogue.choice import ChoiceStatus, Option, choose
 from atende.assistant.dialogue.replies import (
     DEFAULTS,
     order_text,
     orders_text,
     second_copy_intro,
     titulo_line,
+    titulos_heading,
 )
 from atende.assistant.tools.models import OrderView, ProductView, SecondCopyView, TituloView
 from atende.brazil.money import format_brl
+from atende.brazil.plural import count_of
 from atende.devtools.fake_llm.server import ChatRequest, Step, ToolCall, _content_text, _tool_name
 
 M = TypeVar("M", bound=BaseModel)
@@ -75,14 +79,6 @@ class _Result:
         return str(status) if status is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Option:
-    number: int
-    line: str
-    #: The titulo id or SKU, written at the end of the line in parentheses.
-    key: str
-
-
 @dataclass(frozen=True)
 class _Reading:
     """What one request says, as the stand-in needs it."""
@@ -93,7 +89,8 @@ class _Reading:
     earlier: tuple[str, ...]
     #: The assistant's previous answer (what it asked), plain.
     asked: str
-    options: tuple[_Option, ...]
+    #: The numbered options of the previous answer, in the order shown.
+    options: tuple[Option, ...]
     results: tuple[_Result, ...]
     tools: Mapping[str, dict[str, Any]]
     #: Verified in an earlier turn (the profile in the system prompt).
@@ -139,9 +136,7 @@ def _read(request: ChatRequest) -> _Reading:
         ),
         "",
     )
-    options = tuple(
-        _Option(int(match[1]), _plain(match[2]), match[3]) for match in _OPTION.finditer(asked)
-    )
+    options = tuple(_option(match[2], match[3]) for match in _OPTION.finditer(asked))
     calls: dict[str, tuple[str, dict[str, Any]]] = {}
     results: list[_Result] = []
     for message in messages[current + 1 :]:
@@ -168,6 +163,21 @@ def _read(request: ChatRequest) -> _Reading:
         summaries=tuple(re.findall(r"resumo de pedido (\S+) mostrado", system)),
         assistant=names["assistant"] if names else "Ana",
         business=names["business"] if names else "nossa empresa",
+    )
+
+
+def _option(line: str, key: str) -> Option:
+    """An option as the stand-in wrote it: "R$ 184,85, venceu em 27/11/2026 (10 dias)", or
+    "*Café Moído*: R$ 22,90", with its id at the end of the line in parentheses."""
+    amount = re.search(r"R\$\s*(\d{1,3}(?:\.\d{3})*),(\d{2})", line)
+    day = re.search(r"(\d{2})/(\d{2})/(\d{4})", line)
+    name = re.search(r"\*([^*]+)\*", line)
+    return Option(
+        id=key,
+        amount_cents=int(amount[1].replace(".", "")) * 100 + int(amount[2]) if amount else None,
+        day=date(int(day[3]), int(day[2]), int(day[1])) if day else None,
+        overdue=("venceu" in line) if day else None,
+        name=name[1] if name else "",
     )
 
 
@@ -254,9 +264,12 @@ _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
             "cobrancas?",
         ),
     ),
-    ("tracking", _says(r"rastre\w*", "encomenda", "chegou", "chega", "cade", "entrega")),
+    (
+        "tracking",
+        _says(r"rastre\w*", "encomenda", "chegou", "chega", "cade", "entrega", "onde (?:esta|ta)"),
+    ),
     ("history", _says("meus pedidos", "pedidos", "historico", "minhas compras", "compras")),
-    ("order", re.compile(r"\b(?:pedido|situacao|status)\b|\bped-?\d+")),
+    ("order", re.compile(r"\b(?:pedido|situacao|status)\b|\bped-?\d+|#\d{3,}")),
     (
         "stock",
         re.compile(
@@ -351,20 +364,25 @@ def _topic(plain: str) -> str | None:
     return next((name for name, words in _TOPICS if words.search(plain)), None)
 
 
-def _topics_of(reading: _Reading) -> Iterator[str]:
-    """The customer's topic: this message's, else the nearest earlier message's (a CPF or a
-    birth date answers a question asked for an earlier request)."""
+def _topics_of(reading: _Reading) -> Iterator[tuple[str, str]]:
+    """The customer's topic and the message that asks it: this message's, else the nearest
+    earlier message's (a CPF or a birth date answers a question asked for an earlier request)."""
     for text in (reading.text, *reading.earlier):
         topic = _topic(_plain(_DOCUMENT.sub(" ", text)))
         if topic is not None:
-            yield topic
+            yield topic, text
 
 
-def _goal(reading: _Reading) -> str | None:
+def _goal(reading: _Reading) -> tuple[str, str] | None:
     """The request about the customer's own records that this turn serves: this message's, or,
     when this message has no topic of its own (a CPF, a birth date), the nearest earlier one's."""
-    topic = next(_topics_of(reading), None)
-    return topic if topic in _PERSONAL else None
+    found = next(_topics_of(reading), None)
+    return found if found is not None and found[0] in _PERSONAL else None
+
+
+def _goal_topic(reading: _Reading) -> str | None:
+    goal = _goal(reading)
+    return goal[0] if goal else None
 
 
 def _quantity(word: str | None) -> int:
@@ -430,10 +448,7 @@ def demo_responder(request: ChatRequest) -> Step:
     if not reading.tools or request.body.get("tool_choice") == "none":
         return Step(text=_greeting(reading))
     if reading.results:
-        follow = _follow_up(reading)
-        if follow is not None and not reading.called(follow.name, _arguments(follow)):
-            return Step(tool_calls=(follow,))
-        return Step(text=_answer(reading))
+        return _follow_up(reading) or Step(text=_answer(reading))
     return _first_step(reading)
 
 
@@ -461,7 +476,7 @@ def _first_step(reading: _Reading) -> Step:
         return Step(text=_back(reading))
     if _CANCEL.fullmatch(plain):
         return Step(text=DEFAULTS["cancelled"])
-    challenged = "para sua seguranca" in reading.asked or "tente de novo" in reading.asked
+    challenged = "para sua seguranca" in reading.asked or "tentativa" in reading.asked
     if challenged and document is None and (topic is None or re.search(r"\d", plain)):
         step = _calls(_call(reading, "answer_challenge", answer=reading.text[:100]))
         if step is not None:
@@ -498,6 +513,9 @@ def _first_step(reading: _Reading) -> Step:
         step = _calls(*_stock_calls(reading))
         if step is not None:
             return step
+    mistyped = _mistyped(reading)
+    if mistyped is not None:
+        return Step(text=mistyped)
     if "cpf ou cnpj" in reading.asked and topic is None and re.search(r"\d{5}", plain):
         return Step(
             text="Não consegui identificar um CPF ou CNPJ na sua mensagem. Pode digitar só os "
@@ -511,6 +529,34 @@ def _first_step(reading: _Reading) -> Step:
         return Step(text=DEFAULTS["sign_off"])
     step = _calls(_call(reading, "answer_faq", question=reading.text[:300]))
     return step or Step(text=_not_understood(reading))
+
+
+_PHONE = re.compile(r"\[TELEFONE_\d+\]")
+_DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
+
+
+def _mistyped(reading: _Reading) -> str | None:
+    """A number meant as the CPF that is not one: a phone (it reaches the model as a
+    [TELEFONE_1] placeholder) or a digit missing or too many."""
+    plain = reading.plain
+    called_document = re.search(r"\b(?:cpf|cnpj|documento|doc)\b", plain) is not None
+    asked_document = "cpf" in reading.asked or "cnpj" in reading.asked
+    if _PHONE.search(reading.text) and asked_document and not called_document:
+        return (
+            "Esse número parece um telefone. Para consultar, preciso do *CPF* (11 dígitos) ou "
+            "do *CNPJ* (14) do cadastro."
+        )
+    if not (asked_document or called_document):
+        return None
+    for match in _DIGIT_RUN.finditer(_DOCUMENT.sub(" ", reading.text)):
+        digits = re.sub(r"\D", "", match.group())
+        if len(digits) in {11, 14} or not 9 <= len(digits) <= 16:
+            continue
+        return (
+            f"Esse número tem {count_of(len(digits), 'dígito')}, mas um CPF tem 11 e um "
+            "CNPJ, 14. Parece que faltou ou sobrou algum: pode conferir e mandar de novo?"
+        )
+    return None
 
 
 def _goal_calls(reading: _Reading, topic: str, text: str | None = None) -> list[ToolCall | None]:
@@ -580,98 +626,81 @@ def _burst(reading: _Reading) -> Step | None:
 
 
 def _choice(reading: _Reading) -> Step | None:
-    """A pick among the numbered options of the previous answer: by number ("2", "o 2", "a
-    segunda"), by id, by amount ("o de 189,35") or by the words of its line ("o que venceu")."""
-    chosen = _chosen(reading.options, reading.plain)
+    """A pick among the numbered options of the previous answer, read as the offline engine
+    reads it (``dialogue/choice.py``: "2", "a segunda", "o de 189,35", "o que venceu", "o mais
+    antigo"). A pick that fits several boletos or none gets the list again, fetched again: what
+    the answer states must come from this turn's tools."""
+    choice = choose(reading.options, reading.text)
+    boletos = _boleto_list(reading)
+    chosen = choice.chosen
     if chosen is None:
-        return None
-    if "2a via" in reading.asked or "boleto" in reading.asked:
-        return _calls(_call(reading, "boleto_second_copy", titulo_id=chosen.key))
+        return (
+            _calls(_call(reading, "list_open_titulos")) if boletos and _unclear(reading) else None
+        )
+    if boletos:
+        return _calls(_call(reading, "boleto_second_copy", titulo_id=chosen.id))
     if not reading.verified:
         return Step(text=DEFAULTS["ask_document"])
     wanted = _order_wanted(reading)
     quantity = wanted.items[0][1] if wanted.items else wanted.quantity
-    items = [{"sku": chosen.key, "quantity": quantity}]
+    items = [{"sku": chosen.id, "quantity": quantity}]
     return _calls(_call(reading, "prepare_order", items=items))
 
 
-_ORDINALS = {
-    "primeir": 1,
-    "segund": 2,
-    "terceir": 3,
-    "quart": 4,
-    "quint": 5,
-    "sext": 6,
-    "setim": 7,
-    "oitav": 8,
-    "non": 9,
-    "decim": 10,
-}
-_STOP = frozenset(
-    {"o", "a", "os", "as", "de", "do", "da", "que", "esse", "essa", "quero", "um", "e"}
-)
+def _boleto_list(reading: _Reading) -> bool:
+    return bool(reading.options) and ("boleto" in reading.asked or "2a via" in reading.asked)
 
 
-def _chosen(options: Sequence[_Option], plain: str) -> _Option | None:
-    by_key = [o for o in options if o.key.lower() in plain]
-    if len(by_key) == 1:
-        return by_key[0]
-    number = re.fullmatch(r"\D{0,12}?\b(\d{1,2})\b\W*", plain)
-    if number is not None:
-        return next((o for o in options if o.number == int(number[1])), None)
-    for stem, value in _ORDINALS.items():
-        if re.search(rf"\b{stem}[oa]\b", plain):
-            return next((o for o in options if o.number == value), None)
-    if re.search(r"\bultim[oa]\b", plain) and options:
-        return options[-1]
-    amount = re.search(r"\d+(?:[.,]\d{2})", plain)
-    if amount is not None:
-        wanted = amount.group(0).replace(".", ",")
-        by_amount = [o for o in options if wanted in o.line]
-        if len(by_amount) == 1:
-            return by_amount[0]
-    words = [w for w in re.findall(r"[a-z]{3,}", plain) if w not in _STOP]
-    # Whole words first ("o que venceu" is not "vence em"), then stems ("o vencido").
-    for by_stem in (False, True):
-        scored = sorted(
-            ((_overlap(words, option.line, stem=by_stem), option) for option in options),
-            key=lambda pair: -pair[0],
-        )
-        if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-            return scored[0][1]
-    return None
+def _unclear(reading: _Reading) -> bool:
+    """A pick that fits several options ("o de 184,85") or, short, none ("o 7")."""
+    choice = choose(reading.options, reading.text)
+    return choice.status is ChoiceStatus.ambiguous or (
+        choice.status is ChoiceStatus.unmatched and len(reading.text.split()) <= 5
+    )
 
 
-def _overlap(words: Sequence[str], line: str, *, stem: bool) -> int:
-    patterns = (rf"\b{re.escape(w[:5] if stem else w)}" + ("" if stem else r"\b") for w in words)
-    return sum(1 for pattern in patterns if re.search(pattern, line))
-
-
-def _follow_up(reading: _Reading) -> ToolCall | None:
-    """The next tool of this turn, decided by the last result."""
+def _follow_up(reading: _Reading) -> Step | None:
+    """The next tool call of this turn, decided by the last result."""
     last = reading.results[-1]
     if last.error:
         return None
-    if last.name == "identify_customer" and last.status == "locked":
-        return _call(reading, "handoff_to_human", reason="verificação bloqueada")
-    if last.name == "answer_challenge" and last.status == "locked":
-        return _call(reading, "handoff_to_human", reason="verificação não confirmada")
+    if last.status == "locked" and reading.offers("handoff_to_human"):
+        reason = {"reason": "verificação não confirmada"}
+        if reading.called("handoff_to_human", reason):
+            return None
+        # Said before the engine's own handoff notice.
+        return Step(
+            text="Não consegui confirmar seus dados.",
+            tool_calls=(ToolCall("handoff_to_human", reason),),
+        )
+    call: ToolCall | None = None
     if last.status == "verified" and last.name in ("identify_customer", "answer_challenge"):
         goal = _goal(reading)
-        calls = [call for call in _goal_calls(reading, goal) if call] if goal else []
-        return calls[0] if calls else None
-    if last.name == "list_open_titulos":
+        calls = [call for call in _goal_calls(reading, *goal) if call] if goal else []
+        call = calls[0] if calls else None
+    elif last.name == "list_open_titulos":
         titulos = last.value.get("titulos") or []
-        wants_copy = re.search(r"\b(?:2a via|2 via|segunda via|boleto)\b", _plain(reading.text))
-        if len(titulos) == 1 and wants_copy and "total" not in _plain(reading.text):
-            return _call(reading, "boleto_second_copy", titulo_id=str(titulos[0]["id"]))
-    if last.name == "stock_and_price" and _goal(reading) == "buy" and reading.verified:
+        if len(titulos) == 1 and _titulos_goal(reading) == "invoice_copy" and not reading.options:
+            call = _call(reading, "boleto_second_copy", titulo_id=str(titulos[0]["id"]))
+    elif last.name == "stock_and_price" and _goal_topic(reading) == "buy" and reading.verified:
         products = last.value.get("products") or []
         if len(products) == 1:
             quantity = _order_wanted(reading).quantity
             items = [{"sku": str(products[0]["sku"]), "quantity": quantity}]
-            return _call(reading, "prepare_order", items=items)
-    return None
+            call = _call(reading, "prepare_order", items=items)
+    if call is None or reading.called(call.name, _arguments(call)):
+        return None
+    return Step(tool_calls=(call,))
+
+
+def _titulos_goal(reading: _Reading) -> str:
+    """What the boletos are listed for, in the offline engine's terms: to know what is owed
+    ("quanto eu devo no total?") or to choose one for its 2ª via."""
+    goal = _goal(reading)
+    text = _plain(goal[1]) if goal else reading.plain
+    owed = re.search(r"\b(?:quanto|total|devo|deve|debitos?|em aberto)\b", text)
+    copy = re.search(r"\b(?:2a|2|segunda) via\b", text)
+    return "open_invoices" if owed and not copy else "invoice_copy"
 
 
 # -- writing the answer -------------------------------------------------------------------------
@@ -734,8 +763,21 @@ def _paragraph(reading: _Reading, result: _Result, *, last: bool) -> str:
     if result.name == "answer_faq":
         if value.get("found"):
             return str(value["answer"])
-        return DEFAULTS["faq_missing"] if len(reading.results) > 1 else _not_understood(reading)
+        # A question to the business that the FAQ does not answer ("vcs vendem carro?") is
+        # told so, with a person offered; anything else was not understood.
+        asks_us = re.search(r"\b(?:vcs|voces|vc|voce|loja|empresa)\b", reading.plain)
+        if len(reading.results) > 1 or asks_us:
+            return DEFAULTS["faq_missing"]
+        return _not_understood(reading)
     return ""
+
+
+_DOCUMENT_PROBLEMS = {
+    "check_digits": "os dígitos verificadores não conferem",
+    "length": "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
+    "repeated_digits": "ele tem todos os dígitos iguais",
+    "characters": "ele tem caracteres que um CPF ou CNPJ não tem",
+}
 
 
 def _identified(result: _Result, *, last: bool) -> str:
@@ -745,21 +787,17 @@ def _identified(result: _Result, *, last: bool) -> str:
     if status == "challenge":
         return str(result.value.get("question") or "Para sua segurança, confirme um dado.")
     if status == "invalid_document":
-        problems = {
-            "check_digits": "os dígitos verificadores não conferem, parece que algum número "
-            "foi digitado errado",
-            "length": "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
-            "repeated_digits": "ele tem todos os dígitos iguais",
-            "characters": "ele tem caracteres que um CPF ou CNPJ não tem",
-        }
-        problem = problems.get(str(result.value.get("reason")), "não consegui ler o número")
-        return f"Esse documento parece inválido: {problem}. Pode conferir e enviar de novo?"
-    if status == "not_found":
+        # Most likely a typo: say so and ask again.
+        given = str(result.arguments.get("document", ""))
+        digits = re.sub(r"\D", "", given)
+        name = "CNPJ" if "CNPJ" in given or len(digits) == 14 else "CPF"
+        reason = str(result.value.get("reason"))
+        problem = _DOCUMENT_PROBLEMS.get(reason, "ele não passa na conferência dos dígitos")
         return (
-            "Não encontrei cadastro com esse documento. Confere o número? Se preferir, "
-            "responda *atendente*."
+            f"Esse {name} parece ter sido digitado com algum erro: {problem}. Pode conferir e "
+            "mandar de novo?"
         )
-    return "Não consegui confirmar seus dados agora. Responda *atendente* para falar com a equipe."
+    return "Não consegui confirmar seus dados."
 
 
 def _challenged(result: _Result) -> str:
@@ -768,8 +806,8 @@ def _challenged(result: _Result) -> str:
         return "Obrigada, identidade confirmada! ✅"
     if status == "wrong":
         left = int(result.value.get("attempts_left") or 0)
-        rest = "resta 1 tentativa" if left == 1 else f"restam {left} tentativas"
-        return f"Não confere com o cadastro. Tente de novo ({rest})."
+        rest = f"{'Resta' if left == 1 else 'Restam'} {count_of(left, 'tentativa')}."
+        return f"Não confere com o cadastro. Confira também se o CPF ou CNPJ está certo. {rest}"
     if status == "no_challenge":
         return DEFAULTS["ask_document"]
     return "Não consegui confirmar seus dados."
@@ -779,17 +817,25 @@ def _titulos(reading: _Reading, value: Mapping[str, Any]) -> str:
     titulos = [_model(TituloView, t) for t in value.get("titulos") or []]
     if not titulos:
         return DEFAULTS["no_titulos"]
-    count = len(titulos)
-    lines = [f"{n}. {titulo_line(t)} ({t.id})" for n, t in enumerate(titulos, 1)]
-    total = ""
-    if count > 1 and re.search(r"\b(?:total|devo|quanto)\b", reading.plain):
-        total = f"\nTotal em aberto: *{format_brl(sum(t.amount_cents for t in titulos))}*"
-    header = (
-        f"Você tem {count} boleto(s) em aberto. De qual quer a 2ª via?"
-        if count > 1
-        else "Você tem 1 boleto em aberto. Quer a 2ª via?"
-    )
-    return header + "\n" + "\n".join(lines) + total + "\nResponda com o número."
+    numbered = [f"{n}. {titulo_line(t)} ({t.id})" for n, t in enumerate(titulos, 1)]
+    if _boleto_list(reading) and _unclear(reading):
+        # The list again, after a pick that fits several or none.
+        choice = choose(reading.options, reading.text)
+        ids = {option.id for option in choice.candidates}
+        shown = [line for t, line in zip(titulos, numbered, strict=True) if t.id in ids]
+        if choice.status is ChoiceStatus.ambiguous and shown:
+            heading = f"Encontrei {count_of(len(shown), 'boleto')} assim. Qual deles?"
+        else:
+            heading, shown = "Não achei esse boleto na lista. Qual deles você quer?", numbered
+        return heading + "\n" + "\n".join(shown) + "\nResponda com o número."
+    goal = _titulos_goal(reading)
+    if goal == "invoice_copy":
+        ending = "Responda com o número."
+    elif len(titulos) == 1:
+        ending = "Quer a 2ª via? Responda *1*."
+    else:
+        ending = "Quer a 2ª via de algum? Responda com o número."
+    return titulos_heading(titulos, goal) + "\n" + "\n".join(numbered) + "\n" + ending
 
 
 def _second_copy(copy: SecondCopyView) -> str:
@@ -805,7 +851,7 @@ def _products(reading: _Reading, value: Mapping[str, Any], *, last: bool) -> str
     products = [_model(ProductView, p) for p in value.get("products") or []]
     if not products:
         return "Não encontrei esse produto no catálogo."
-    if _goal(reading) == "buy" and reading.verified:
+    if _goal_topic(reading) == "buy" and reading.verified:
         if not last:
             return ""  # the product was found: the order summary that follows says it all
         if len(products) > 1:
@@ -846,7 +892,7 @@ def _back(reading: _Reading) -> str:
     """``voltar``: one step back in what the previous answer asked."""
     if "posso confirmar" in reading.asked or "qual produto" in reading.asked:
         return "Tudo bem, voltando. Qual produto (código ou nome) e quantas unidades você quer?"
-    if "para sua seguranca" in reading.asked or "tente de novo" in reading.asked:
+    if "para sua seguranca" in reading.asked or "tentativa" in reading.asked:
         return "Tudo bem, voltando. " + DEFAULTS["ask_document"]
     if reading.options and not reading.verified:
         return "Tudo bem, voltando. " + DEFAULTS["ask_document"]
