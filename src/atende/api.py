@@ -7,15 +7,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import atende
 from atende.business.endpoints import build_router as business_router
+from atende.business.errors import HttpProblem, InvalidInput
 from atende.channels.sandbox.endpoints import build_router as sandbox_router
 from atende.channels.whatsapp.endpoints import build_router as whatsapp_router
-from atende.kit.errors import AtendeError, BadRequest
+from atende.kit.errors import AtendeError
 from atende.kit.http import problem
 from atende.kit.logging import get_logger
 from atende.kit.runtime import settle_heap
@@ -50,9 +53,17 @@ def create_app(container: Container, *, workers: bool = True, recover: bool = Tr
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        # Field names only: the offending values may be personal data.
-        fields = [".".join(str(p) for p in e.get("loc", ())) for e in error.errors()]
-        return problem(BadRequest(f"invalid request: {', '.join(fields)}"))
+        # Field names and error types only: the offending values may be personal data.
+        return problem(InvalidInput(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # The Business API speaks problem details in pt-BR, for routes it does not have too.
+        if not request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, error)
+        response = problem(HttpProblem(error.status_code))
+        response.headers.update(error.headers or {})  # e.g. Allow, on a 405
+        return response
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

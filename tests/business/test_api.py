@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -184,6 +185,67 @@ async def test_that_a_reused_idempotency_key_with_another_order_is_a_422_naming_
     assert same.json()["order_id"] == first.json()["order_id"]
     stock = await api.get("/api/v1/vendas/estoque", params={"sku": "CAM-001"})
     assert stock.json()[0]["stock"] == 23  # 25 in the seed, reserved once
+
+
+async def test_that_validation_errors_are_in_pt_br_with_their_field_locations_and_types(
+    api: httpx.AsyncClient,
+) -> None:
+    order = {"doc": MARIA, "items": [{"sku": "CAM-001", "quantity": 0}]}
+    response = await api.post("/api/v1/vendas/pedido", json=order)
+    short_key = await api.post(
+        "/api/v1/vendas/pedido",
+        json={"doc": MARIA, "items": [{"sku": "CAM-001", "quantity": 1}]},
+        headers={"Idempotency-Key": "curta"},
+    )
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["detail"] == (
+        "requisição inválida: header.idempotency-key: campo obrigatório; "
+        "body.items.0.quantity: deve ser maior que 0"
+    )
+    assert problem["errors"] == [
+        {"loc": "header.idempotency-key", "type": "missing"},
+        {"loc": "body.items.0.quantity", "type": "greater_than"},
+    ]
+    assert "52998224725" not in response.text
+    assert "529.982.247-25" not in response.text
+    assert short_key.json()["detail"] == (
+        "requisição inválida: header.idempotency-key: deve ter pelo menos 8 caracteres"
+    )
+
+
+async def test_that_every_error_detail_of_the_business_api_is_in_pt_br(
+    api: httpx.AsyncClient,
+) -> None:
+    async with httpx.AsyncClient(base_url=str(api.base_url)) as anonymous:
+        answers = {
+            "no token": await anonymous.get("/api/v1/clientes", params={"doc": MARIA}),
+            "no sku nor q": await api.get("/api/v1/vendas/estoque"),
+            "unknown sku": await api.get("/api/v1/vendas/estoque", params={"sku": "NAO-EXISTE"}),
+            "never posted": await api.get("/api/v1/vendas/pedido/never-posted-key"),
+            "forged link": await anonymous.get("/api/v1/financeiro/boletos/pdf/AAAAAAAAAA"),
+            "no such route": await api.get("/api/v1/api/v1/clientes", params={"doc": MARIA}),
+            "wrong method": await api.delete("/api/v1/clientes"),
+            "wrong type": await api.get(
+                "/api/v1/faturamento/pedidos", params={"doc": MARIA, "dias": "muitos"}
+            ),
+            "not json": await api.post(
+                "/api/v1/financeiro/boletos/segunda-via",
+                content=b"{",
+                headers={"Content-Type": "application/json"},
+            ),
+        }
+    english = re.compile(
+        r"\b(the|this|is|not|no such|invalid|missing|found|give|field|input|required)\b", re.I
+    )
+    for what, response in answers.items():
+        assert response.status_code >= 400, what
+        assert response.headers["content-type"] == "application/problem+json", what
+        detail = response.json()["detail"]
+        assert not english.search(detail), f"{what}: {detail}"
+    assert answers["no such route"].json()["reason"] == "no_such_route"
+    assert "GET" in answers["wrong method"].headers["allow"]
 
 
 async def test_that_the_business_api_is_in_the_openapi_schema(api: httpx.AsyncClient) -> None:

@@ -233,6 +233,13 @@ async def test_a_base_url_that_misses_the_adapter_is_a_misconfiguration_not_a_mi
         ('{"detail": "Not Found"}', "application/json"),
         ("<html><body><h1>404 Not Found</h1></body></html>", "text/html"),
         ("", "text/plain"),
+        # Atende's own Business API, for a route it does not have.
+        (
+            '{"type": "about:blank", "title": "not found", "status": 404, '
+            '"detail": "esta rota não existe na API", "reason": "no_such_route"}',
+            "application/problem+json",
+        ),
+        # Spring Boot's.
         (
             '{"timestamp": "2026-12-07T10:00:00Z", "status": 404, "error": "Not Found"}',
             "application/json",

@@ -81,7 +81,7 @@ def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessSe
     async def tenant(auth_token: Annotated[str | None, Header()] = None) -> str:
         tenant_id = await tenant_for_token(sessions, auth_token)
         if tenant_id is None:
-            raise Unauthorized("missing or wrong Auth-Token")
+            raise Unauthorized("Auth-Token ausente ou inválido")
         return tenant_id
 
     Tenant = Annotated[str, Depends(tenant)]

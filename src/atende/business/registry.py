@@ -64,7 +64,7 @@ class ConnectorRegistry:
             async with self._sessions() as session:
                 tenant = await session.get(Tenant, tenant_id)
             if tenant is None:
-                raise NotFound("unknown tenant")
+                raise NotFound("empresa desconhecida")
             policy = self._policy
             found = ResilientConnector(
                 self._build(dict(tenant.settings or {}).get("erp") or {}, tenant_id),
@@ -98,7 +98,7 @@ class ConnectorRegistry:
                 user_agent=str(config["user_agent"]),
                 base_url=str(config.get("base_url") or "https://api.tiendanube.com/v1"),
             )
-        raise NotFound("this tenant has no ERP connector configured")
+        raise NotFound("esta empresa não tem um sistema (ERP) configurado no Atende")
 
     async def _tell_admins(self, tenant_id: str, error: AdapterMisconfigured) -> None:
         """Leave the tenant's admins a notice (`atende notices`): only they can fix it."""

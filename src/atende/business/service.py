@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from atende.brazil.documents import check_document
 from atende.business.errors import (
+    ErpBadAnswer,
     ErpUnavailable,
     InvalidBusinessRequest,
     InvalidDocument,
@@ -20,6 +21,7 @@ from atende.business.errors import (
 from atende.business.links import CHANGED_BOLETO, BoletoLinks, PdfSource
 from atende.business.registry import ConnectorRegistry
 from atende.connectors.port import (
+    ConnectorError,
     ConnectorUnavailable,
     Customer,
     InvalidRequest,
@@ -34,10 +36,13 @@ from atende.connectors.port import (
 )
 from atende.deferred.models import DeferredRequest, DeferredStatus
 from atende.deferred.orders import OrderLedger
-from atende.kit.errors import BadRequest
+from atende.kit.errors import AtendeError, BadRequest
 from atende.kit.errors import NotFound as NotFoundError
+from atende.kit.logging import get_logger
 
 T = TypeVar("T")
+
+log = get_logger(__name__)
 
 
 def valid_document(text: str) -> str:
@@ -52,7 +57,7 @@ async def _call(call: Awaitable[T]) -> T:
     try:
         return await call
     except NotFound as error:
-        raise NotFoundError(str(error) or "not found") from None
+        raise NotFoundError(str(error) or "não encontrado") from None
     except Refused as error:
         raise RefusedByBusiness(error.reason) from None
     except InvalidRequest as error:
@@ -60,6 +65,14 @@ async def _call(call: Awaitable[T]) -> T:
     except ConnectorUnavailable as error:
         raise ErpUnavailable(
             "o sistema da empresa não respondeu; tente novamente em instantes"
+        ) from error
+    except ConnectorError as error:
+        if isinstance(error, AtendeError):  # a misconfiguration carries its own status and words
+            raise
+        # The connector's own words are about the wire (a malformed answer, a status): no PII.
+        log.warning("erp answered outside its contract", error=str(error))
+        raise ErpBadAnswer(
+            "o sistema da empresa deu uma resposta inesperada; tente novamente mais tarde"
         ) from error
 
 
@@ -121,7 +134,7 @@ class BusinessService:
             return [await _call(erp.get_product(sku.strip().upper()))]
         if query and query.strip():
             return await _call(erp.search_products(query.strip()))
-        raise BadRequest("give a sku or a search query (q)")
+        raise BadRequest("informe o código do produto (sku) ou um termo de busca (q)")
 
     async def place_order(
         self, tenant_id: str, request: OrderRequest, idempotency_key: str
@@ -135,7 +148,7 @@ class BusinessService:
     async def order_status(self, tenant_id: str, idempotency_key: str) -> DeferredRequest:
         row = await self._orders.find(tenant_id, idempotency_key)
         if row is None:
-            raise NotFoundError("no order was posted with this Idempotency-Key")
+            raise NotFoundError("nenhum pedido foi enviado com esta Idempotency-Key")
         return row
 
 

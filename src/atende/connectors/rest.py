@@ -316,7 +316,8 @@ def _is_record_missing(body: Any) -> bool:
         return False
     assert isinstance(body, dict)  # _detail found one
     bare = set(body) == {"detail"} and detail.casefold() == _FRAMEWORK_NOT_FOUND
-    return not bare
+    # Atende's own Business API says so when it has no such route.
+    return not bare and body.get("reason") != "no_such_route"
 
 
 def _parse_model(model: type[M], body: Any) -> M:

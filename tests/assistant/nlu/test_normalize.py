@@ -23,6 +23,10 @@ from atende.assistant.nlu.normalize import normalize
         ("seg via da nf", "segunda via da nota fiscal"),
         ("kkkkk", "risos"),
         ("rsrs que isso", "risos que isso"),
+        (
+            "qto vcs cobram? ngm me respondeu dnv",
+            "quanto voces cobram ? ninguem me respondeu de novo",
+        ),
     ],
 )
 def test_words(text: str, expected: str) -> None:

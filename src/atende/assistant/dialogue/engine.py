@@ -19,6 +19,14 @@ import phonenumbers
 from unidecode import unidecode
 
 from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choose
+from atende.assistant.dialogue.orders import (
+    ORDER_AWAITING,
+    ORDER_SLOTS,
+    RequestedLine,
+    chosen_option,
+    read_quantity,
+    requested_lines,
+)
 from atende.assistant.dialogue.replies import (
     Replies,
     format_date,
@@ -53,6 +61,7 @@ from atende.assistant.tools.models import (
     OrderLine,
     OrderQuery,
     PrepareOrder,
+    ProductView,
     RecentOrders,
     RequestSecondCopy,
     StockQuery,
@@ -242,12 +251,11 @@ class _Conversation:
         """``voltar``: one step back in the flow under way, or the menu when there is none."""
         awaiting = self.state.pop("awaiting", None)
         self.state.pop("options", None)
-        if awaiting == "order_confirm":
-            self.state.pop("summary_id", None)
-            self.state.pop("order_items", None)
-            self.state.pop("order_summary", None)
+        if awaiting in ORDER_AWAITING:
+            self._end_order()
             self.state["goal"] = "place_order"
-            self.say("Tudo bem, voltando. Qual produto (código) e quantas unidades você quer?")
+            self.state["awaiting"] = "order_items"
+            self.say("Tudo bem, voltando. " + _ASK_PRODUCT)
         elif awaiting == "challenge" or (awaiting == "titulo" and not self.state.get("verified")):
             self.state.pop("verification_pending", None)
             self.state["awaiting"] = "document"
@@ -306,7 +314,8 @@ class _Conversation:
     async def _dispatch(self, nlu: Understanding) -> None:
         text = unidecode(self.turn.text).lower().strip()
         if _CANCEL.match(text):
-            for key in ("awaiting", "goal", "options", "order_summary"):
+            # Every slot of every flow: one left behind would answer the next request.
+            for key in ("awaiting", "goal", "options", "order_id", *ORDER_SLOTS):
                 self.state.pop(key, None)
             self.actions.append(DropDeferred())
             self.say(self.replies.text("cancelled"))
@@ -334,6 +343,8 @@ class _Conversation:
             return
         if awaiting == "order_confirm" and nlu.intent in {"affirm", "deny"}:
             await self._confirm_order(nlu.intent == "affirm")
+            return
+        if awaiting in ORDER_AWAITING and await self._order_answer(nlu, str(awaiting)):
             return
         document = _entity(nlu, "cpf", "cnpj")
         if nlu.intent in NEEDS_CUSTOMER:
@@ -382,7 +393,10 @@ class _Conversation:
 
     async def _intent(self, nlu: Understanding) -> None:
         intent = nlu.intent
-        if intent in NEEDS_CUSTOMER:
+        if intent == "place_order":
+            # Products are public: matched before asking who the customer is.
+            await self._order_next()
+        elif intent in NEEDS_CUSTOMER:
             await self._goal()
         elif intent == "stock_check":
             await self._stock(nlu)
@@ -617,21 +631,197 @@ class _Conversation:
         ]
         self.say("\n".join(lines))
 
+    def _end_order(self) -> None:
+        """The order flow is over (placed, refused, cancelled, replaced): none of its slots may
+        reach the next request."""
+        for key in ORDER_SLOTS:
+            self.state.pop(key, None)
+        if self.state.get("awaiting") in ORDER_AWAITING:
+            self.state.pop("awaiting", None)
+
     def _remember_order_items(self, nlu: Understanding) -> None:
-        sku = _entity(nlu, "sku")
-        if nlu.intent == "place_order" and sku:
-            quantity = _entity(nlu, "quantity")
-            self.state["order_items"] = [{"sku": sku, "quantity": int(quantity or 1)}]
+        """What a request for the customer's data carries into its flow; a request for
+        something else ends the flow under way (its slots go with it)."""
         order_id = _entity(nlu, "order_id")
         if order_id:
             self.state["order_id"] = order_id
+        else:
+            self.state.pop("order_id", None)
+        ordering = self.state.get("awaiting") in ORDER_AWAITING
+        if nlu.intent != "place_order" or not ordering:
+            self._end_order()
+        if nlu.intent == "place_order":
+            self._add_order_lines(requested_lines(self.turn.text))
+
+    def _add_order_lines(self, lines: list[RequestedLine]) -> None:
+        pending = [RequestedLine.from_state(line) for line in self.state.get("order_pending") or []]
+        if pending and lines:
+            # "quero 2" and then "caneca térmica": one line.
+            last, first = pending[-1], lines[0]
+            if last.sku is None and last.query is None and first.quantity is None:
+                pending[-1] = RequestedLine(first.sku, first.query, last.quantity)
+                lines = lines[1:]
+        pending += lines
+        if pending:
+            self.state["order_pending"] = [line.to_state() for line in pending]
+
+    async def _order_answer(self, nlu: Understanding, awaiting: str) -> bool:
+        """The customer's answer to a question of the order flow; False when the message is
+        another request (which then replaces the order)."""
+        other_request = nlu.intent in NEEDS_CUSTOMER - {"place_order"} or (
+            nlu.intent in _OTHER_REQUESTS
+        )
+        if nlu.intent in {"affirm", "deny"} and not _entity(nlu, "sku", "quantity"):
+            lines = []  # "sim", "ok": no product in it
+        else:
+            lines = requested_lines(self.turn.text)
+        named = [line for line in lines if line.sku or line.query]
+        current = dict(self.state.get("order_line") or {})
+        if awaiting == "order_choice":
+            replies = [
+                str(m.content.get("id"))
+                for m in self.turn.messages
+                if m.type in {"list_reply", "button_reply"}
+            ]
+            options = list(current.get("options") or [])
+            sku = chosen_option(self.turn.text, replies, options)
+            if sku is not None:
+                quantity = current.get("quantity") or read_quantity(self.turn.text)
+                chosen = RequestedLine(sku, None, quantity)
+                self.state["order_pending"] = [
+                    chosen.to_state(),
+                    *(self.state.get("order_pending") or []),
+                ]
+                self.state.pop("order_line", None)
+                await self._order_next()
+                return True
+        elif awaiting == "order_quantity":
+            quantity = read_quantity(self.turn.text)
+            if quantity is not None and not named:
+                line = RequestedLine(str(current.get("sku")), None, quantity)
+                self.state["order_pending"] = [
+                    line.to_state(),
+                    *(self.state.get("order_pending") or []),
+                ]
+                self.state.pop("order_line", None)
+                await self._order_next()
+                return True
+        if other_request:
+            # Checked after the answers: "a segunda" reads as "2ª via" to the classifier.
+            return False
+        if named or (awaiting == "order_items" and lines):
+            # A product (a code alone included) while ordering is the next item, not a stock
+            # question; it replaces a line still waiting for "qual?" or "quantas?".
+            self.state.pop("order_line", None)
+            self._add_order_lines(lines)
+            await self._order_next()
+            return True
+        if awaiting == "order_choice":
+            count = len(current.get("options") or [])
+            self.say(f"Não entendi qual. Responda com o número da opção (1 a {count}).")
+            return True
+        if awaiting == "order_quantity":
+            self.say(f"Quantas unidades de *{current.get('name')}*? Responda só com o número.")
+            return True
+        if nlu.intent == "deny":
+            self._end_order()
+            self.state.pop("goal", None)
+            self.say("Tudo bem. Posso ajudar com mais alguma coisa?")
+            return True
+        self.say(_ASK_PRODUCT + " Se preferir desistir, responda *cancelar*.")
+        return True
+
+    async def _order_next(self) -> None:
+        """Resolve what is left of the order; once every line is a product and a quantity, go
+        on as for any goal: identify the customer, then summarise."""
+        self.state["goal"] = "place_order"
+        if await self._resolve_order():
+            await self._goal()
+
+    async def _resolve_order(self) -> bool:
+        """Match each pending line to one product with a quantity, asking "qual?" or
+        "quantas?" when the customer's words leave it open. True when the order is complete."""
+        pending = [RequestedLine.from_state(line) for line in self.state.get("order_pending") or []]
+        items = list(self.state.get("order_items") or [])
+        tools = await self.tools()
+        while pending:
+            line = pending[0]
+            self.state["order_pending"] = [rest.to_state() for rest in pending[1:]]
+            if line.sku is None and line.query is None:
+                self.state["awaiting"] = "order_items"
+                self.say(f"Certo, {line.quantity}. E qual produto? Pode mandar o nome ou o código.")
+                self.state["order_pending"] = [line.to_state() for line in pending]
+                return False
+            self.tools_called.append("order_products")
+            try:
+                found = (
+                    await tools.order_products(StockQuery(sku=line.sku, query=line.query))
+                ).products
+            except ToolError as error:
+                if error.code != "not_found":
+                    raise
+                found = []
+            pending.pop(0)
+            what = line.sku or line.query
+            available = [product for product in found if product.available]
+            if not found:
+                self.say(f"Não encontrei *{what}* no catálogo.")
+                continue
+            if not available:
+                self.say(f"*{found[0].name}* está sem estoque no momento.")
+                continue
+            if len(available) > 1:
+                self.state["order_line"] = {
+                    "query": line.query,
+                    "quantity": line.quantity,
+                    "options": [{"sku": p.sku, "name": p.name} for p in available],
+                }
+                self.state["awaiting"] = "order_choice"
+                self._offer_products(str(line.query), available)
+                return False
+            product = available[0]
+            if line.quantity is None or line.quantity > product.stock:
+                self.state["order_line"] = {"sku": product.sku, "name": product.name}
+                self.state["awaiting"] = "order_quantity"
+                if line.quantity is None:
+                    self.say(f"Quantas unidades de *{product.name}* você quer?")
+                else:
+                    units = "unidade" if product.stock == 1 else "unidades"
+                    self.say(
+                        f"Temos só {product.stock} {units} de *{product.name}* no momento. "
+                        "Quantas você quer?"
+                    )
+                return False
+            items.append({"sku": product.sku, "quantity": line.quantity})
+            self.state["order_items"] = items
+        self.state.pop("order_pending", None)
+        if not items:
+            self.state["awaiting"] = "order_items"
+            self.say(_ASK_PRODUCT)
+            return False
+        return True
+
+    def _offer_products(self, query: str, products: list[ProductView]) -> None:
+        body = f"Encontrei {len(products)} opções para *{query}*. Qual delas você quer?"
+        if self.turn.interactive:
+            rows = tuple(
+                ListRow(p.sku, f"{p.sku} • {format_brl(p.price_cents)}", p.name[:72])
+                for p in products
+            )
+            self.say(
+                ListContent(body=body, button="Ver opções", sections=(ListSection(None, rows),))
+            )
+            return
+        lines = [
+            f"{number}. {p.name} ({p.sku}): {format_brl(p.price_cents)}"
+            for number, p in enumerate(products, 1)
+        ]
+        self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
 
     async def _prepare_order(self) -> None:
-        items = self.state.get("order_items")
-        if not items:
-            self.state["goal"] = "place_order"
-            self.say("Qual produto (código, por exemplo CAM-001) e quantas unidades você quer?")
+        if not await self._resolve_order():
             return
+        items = self.state.get("order_items") or []
         tools = await self.tools()
         self.tools_called.append("prepare_order")
         summary = await tools.prepare_order(
@@ -654,17 +844,17 @@ class _Conversation:
             self.say(body + " (responda *sim* ou *não*)")
 
     async def _confirm_order(self, confirmed: bool) -> None:
-        self.state.pop("awaiting", None)
-        summary_id = str(self.state.pop("summary_id", ""))
-        self.state.pop("order_items", None)
+        summary_id = str(self.state.get("summary_id", ""))
         if not confirmed:
+            self._end_order()
             self.say("Pedido cancelado. Posso ajudar com mais alguma coisa?")
             return
         tools = await self.tools()
         self.step = {"do": "confirm_order", "summary_id": summary_id}
         self.tools_called.append("confirm_order")
         placed = await tools.confirm_order(ConfirmOrder(summary_id=summary_id))
-        self.say(f"{placed.message} Número do pedido: *{placed.order_id}*.")
+        self._end_order()
+        self.say(_placed_text(placed.message, placed.order_id))
 
     async def _faq(self) -> None:
         self.tools_called.append("answer_faq")
@@ -675,9 +865,19 @@ class _Conversation:
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 VOICE_TYPES = frozenset({"audio", "voice"})
 #: The memory a kept step needs to run again, possibly after its session ended.
-_RESUME_KEYS = frozenset(
-    {"goal", "order_id", "order_items", "order_summary", "verified", "verification_pending"}
-)
+_RESUME_KEYS = frozenset({"goal", "order_id", *ORDER_SLOTS, "verified", "verification_pending"})
+_ASK_PRODUCT = "Qual produto e quantas unidades você quer? Pode mandar o nome ou o código."
+#: Requests that end an order under way when they come instead of an answer to its question.
+_OTHER_REQUESTS = frozenset({"business_info", "greeting", "thanks", "goodbye", "opt_out"})
+
+
+def _placed_text(message: str, order_id: str) -> str:
+    """The ERP's own words about the order, with its number once, in bold."""
+    if order_id in message:
+        return message.replace(order_id, f"*{order_id}*", 1)
+    return f"{message} Número do pedido: *{order_id}*."
+
+
 #: Characters of a turn the NLU reads (a burst of long messages can add up to tens of KB).
 NLU_MAX_CHARS = 2000
 _PRODUCT_FILLER = re.compile(

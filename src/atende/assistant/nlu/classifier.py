@@ -1,7 +1,7 @@
 """Offline pt-BR intent classifier and the :class:`Nlu` facade (intent + entities).
 
 The model is scikit-learn, trained from ``data/train.yaml`` the first time it is needed (about
-2 s on one server core, threshold tuning included; see docs/benchmarks.md) and kept in memory
+3 s on one server core, threshold tuning included; see docs/benchmarks.md) and kept in memory
 for the life of the process (optionally in a cache file as well):
 
 * text → :func:`atende.assistant.nlu.normalize.normalize` (placeholders, accents, emoji...);

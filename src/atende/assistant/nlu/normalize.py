@@ -12,9 +12,9 @@ one. :func:`normalize`:
 * lowercases, strips accents (unidecode), collapses letters repeated for emphasis ("oiii" → "oi",
   "nãooo" → "nao"; a double "rr" or "ss" is kept: "carro", "isso"), keeps "?" and "!" as tokens,
   drops other punctuation;
-* expands common WhatsApp abbreviations ("vc" → "voce", "pfv" → "por favor", "obg" → "obrigado",
-  "2a via" / "seg via" → "segunda via", "nf" → "nota fiscal") and folds laughter ("kkkk", "rsrs",
-  "hahaha") into ``risos``.
+* expands common WhatsApp abbreviations ("vc" → "voce", "qto" → "quanto", "pfv" → "por favor",
+  "obg" → "obrigado", "2a via" / "seg via" → "segunda via", "nf" → "nota fiscal") and folds
+  laughter ("kkkk", "rsrs", "hahaha") into ``risos``.
 
 Placeholders stay uppercase and every other token is lowercase, so they never collide with words.
 """
@@ -167,6 +167,20 @@ _ABBREVIATIONS = {
     "whats": "whatsapp",
     "atd": "atendente",
     "tmj": "tamo junto",
+    "qto": "quanto",
+    "qnto": "quanto",
+    "qtos": "quantos",
+    "dms": "demais",
+    "nd": "nada",
+    "ngm": "ninguem",
+    "alg": "alguem",
+    "algm": "alguem",
+    "dnv": "de novo",
+    "fds": "fim de semana",
+    "qq": "qualquer",
+    "qlq": "qualquer",
+    "qlqr": "qualquer",
+    "vce": "voce",
 }
 _LAUGHTER = re.compile(r"k+|(?:ha){2,}h?|(?:he){2,}h?|(?:hua){2,}|(?:rs)+|(?:kj)+k?")
 # Three or more of a letter become one; two become one except the "rr" and "ss" of Portuguese

@@ -7,6 +7,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from unidecode import unidecode
+
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ChallengeResult,
@@ -49,12 +51,26 @@ from atende.connectors.port import (
     Order,
     OrderRequest,
     OrderRequestItem,
+    Product,
     Refused,
     SecondCopy,
 )
 
 T = TypeVar("T")
 ORDER_KEY = "order_summary"
+#: Products offered at most when a name matches several ("qual delas?" stays short).
+ORDER_CHOICES = 5
+_MIN_SEARCH_WORD = 3
+_MAX_WORD_SEARCHES = 4
+
+
+def _fold(text: str) -> str:
+    return unidecode(text).casefold()
+
+
+def _stem(word: str) -> str:
+    # A crude plural strip, as the demo catalogue's search does ("canecas" finds "Caneca").
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
 
 
 class ToolError(Exception):
@@ -279,15 +295,44 @@ class BusinessTools:
             raise ToolError("invalid", "Qual produto você procura?")
         return StockResult(products=[ProductView(**p.model_dump()) for p in products])
 
+    async def order_products(self, args: StockQuery) -> StockResult:
+        """The products an order line may mean: the code's product; else the catalogue's search
+        for the customer's words; else, when the words together find nothing (customers add
+        words the catalogue lacks: "café moído bem forte"), the products that have the most of
+        them. At most :data:`ORDER_CHOICES`, available ones first."""
+        if args.sku:
+            return await self.stock(args)
+        query = (args.query or "").strip()
+        if not query:
+            raise ToolError("invalid", "Qual produto você procura?")
+        found = await _erp(self.ctx.erp.search_products(query, limit=ORDER_CHOICES))
+        words = [word for word in query.split() if len(word) >= _MIN_SEARCH_WORD]
+        if not found and len(words) > 1:
+            scores: dict[str, tuple[int, Product]] = {}
+            for word in sorted(words, key=len, reverse=True)[:_MAX_WORD_SEARCHES]:
+                for product in await _erp(self.ctx.erp.search_products(word, limit=10)):
+                    name = _fold(f"{product.name} {product.sku}")
+                    score = sum(_stem(other) in name for other in words)
+                    scores[product.sku] = (score, product)
+            best = max((score for score, _ in scores.values()), default=0)
+            found = [product for score, product in scores.values() if score == best and best]
+            found.sort(key=lambda product: not product.available)
+            found = found[:ORDER_CHOICES]
+        return StockResult(products=[ProductView(**p.model_dump()) for p in found])
+
     async def prepare_order(self, args: PrepareOrder) -> OrderSummary:
         self._verified()
         lines: list[str] = []
         total = 0
         for line in args.items:
             product = await _erp(self.ctx.erp.get_product(line.sku.strip().upper()))
-            if not product.available or product.stock < line.quantity:
+            if not product.available:
+                raise ToolError("no_stock", f"{product.name} está sem estoque no momento.")
+            if product.stock < line.quantity:
+                units = "unidade" if product.stock == 1 else "unidades"
                 raise ToolError(
-                    "no_stock", f"Não temos {line.quantity} unidade(s) de {product.name}."
+                    "no_stock",
+                    f"Temos só {product.stock} {units} de {product.name} em estoque no momento.",
                 )
             subtotal = product.price_cents * line.quantity
             lines.append(f"{line.quantity}x {product.name}: {format_brl(subtotal)}")

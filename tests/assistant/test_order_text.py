@@ -1,0 +1,99 @@
+"""Reading new orders as customers write them (``assistant.dialogue.orders``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from atende.assistant.dialogue.engine import _placed_text
+from atende.assistant.dialogue.orders import (
+    RequestedLine,
+    chosen_option,
+    read_quantity,
+    requested_lines,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ("quero pedir 3 cafe moido", [(None, "cafe moido", 3)]),
+        ("3 pacotes do café moído", [(None, "cafe moido", 3)]),
+        ("café moído, 3 pacotes", [(None, "cafe moido", 3)]),
+        ("duas canecas", [(None, "canecas", 2)]),
+        ("quero uma caneca", [(None, "caneca", 1)]),
+        ("meia dúzia de copos", [(None, "copos", 6)]),
+        ("quero 2 camisetas e 1 caneca", [(None, "camisetas", 2), (None, "caneca", 1)]),
+        ("CAF-002", [("CAF-002", None, None)]),
+        ("2x CAM-001 e 1 CAN-002", [("CAM-001", None, 2), ("CAN-002", None, 1)]),
+        ("quero comprar 2 CAM-001, meu cpf é 529.982.247-25", [("CAM-001", None, 2)]),
+        (
+            "oi, quero 2 camisetas e uma caneca. cpf 529.982.247-25",
+            [(None, "camisetas", 2), (None, "caneca", 1)],
+        ),
+        ("quero 2", [(None, None, 2)]),
+        ("3", [(None, None, 3)]),
+        ("tenis 39", [(None, "tenis 39", None)]),
+        ("quero fazer um pedido", []),
+        ("quero comprar", []),
+    ],
+)
+def test_that_items_are_read_with_their_quantities(
+    text: str, lines: list[tuple[str | None, str | None, int | None]]
+) -> None:
+    assert requested_lines(text) == [RequestedLine(*line) for line in lines]
+
+
+@pytest.mark.parametrize(
+    ("text", "quantity"),
+    [
+        ("3", 3),
+        ("três", 3),
+        ("3 unidades", 3),
+        ("uma", 1),
+        ("só 2", 2),
+        ("meia dúzia", 6),
+        ("dez", 10),
+        ("5000", None),
+        ("a preta", None),
+    ],
+)
+def test_that_a_quantity_alone_answers_how_many(text: str, quantity: int | None) -> None:
+    assert read_quantity(text) == quantity
+
+
+OPTIONS = [
+    {"sku": "CAM-001", "name": "Camiseta Básica Algodão Branca P"},
+    {"sku": "CAM-002", "name": "Camiseta Básica Algodão Preta M"},
+    {"sku": "CAM-005", "name": "Camiseta Dry Fit Corrida Cinza G"},
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "sku"),
+    [
+        ("2", "CAM-002"),
+        ("o 2", "CAM-002"),
+        ("opção 1", "CAM-001"),
+        ("a segunda", "CAM-002"),
+        ("a última", "CAM-005"),
+        ("cam-005", "CAM-005"),
+        ("a preta", "CAM-002"),
+        ("quero a cinza", "CAM-005"),
+        ("camiseta", None),
+        ("7", None),
+    ],
+)
+def test_that_a_product_is_chosen_as_customers_say_it(text: str, sku: str | None) -> None:
+    assert chosen_option(text, [], OPTIONS) == sku
+
+
+def test_that_a_list_reply_carries_the_choice() -> None:
+    assert chosen_option("Camiseta Básica", [None, "CAM-001"], OPTIONS) == "CAM-001"
+
+
+def test_that_the_order_number_is_written_once() -> None:
+    text = _placed_text("Pedido PED-5202 registrado. Total: R$ 68,70.", "PED-5202")
+    assert text == "Pedido *PED-5202* registrado. Total: R$ 68,70."
+    assert _placed_text("Recebemos seu pedido.", "98765") == (
+        "Recebemos seu pedido. Número do pedido: *98765*."
+    )
