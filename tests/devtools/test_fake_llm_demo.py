@@ -481,3 +481,19 @@ def test_that_a_locked_verification_says_why_before_handing_over() -> None:
     assert [(c.name, c.arguments) for c in step.tool_calls] == [
         ("handoff_to_human", {"reason": "verificação não confirmada"})
     ]
+
+
+def test_that_too_many_products_at_once_are_answered_in_part_saying_which_are_left() -> None:
+    skus = [f"CAM-{n:03d}" for n in range(1, 11)]
+    asked = "tem " + ", ".join(skus) + "?"
+    calls = calls_of(demo_responder(request(asked, specialist="sales")))
+    results = tuple(
+        ("stock_and_price", {"sku": sku}, {"products": [{**CAMISETA, "sku": sku, "stock": 3}]})
+        for sku in skus[:8]
+    )
+
+    answer = text_of(demo_responder(request(asked, specialist="sales", calls=results)))
+
+    assert calls == [("stock_and_price", {"sku": sku}) for sku in skus[:8]]
+    assert all(f"({sku})" in answer for sku in skus[:8])
+    assert answer.endswith("Me mande de novo os outros: CAM-009, CAM-010.")

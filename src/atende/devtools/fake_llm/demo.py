@@ -223,11 +223,14 @@ def _stock_calls(reading: Reading, text: str | None = None) -> list[ToolCall | N
     text = reading.text if text is None else text
     skus = list(dict.fromkeys(match.upper() for match in SKU.findall(text.upper())))
     if skus:
-        return [_call(reading, "stock_and_price", sku=sku) for sku in skus]
+        return [_call(reading, "stock_and_price", sku=sku) for sku in skus[:MAX_LOOKUPS]]
     words = product_words(folded(text))
     return [_call(reading, "stock_and_price", query=words[:100])] if words else []
 
 
+#: Products looked up in one turn; the answer names the others, to be asked again (an answer
+#: longer than a WhatsApp message is a failure of the agent's).
+MAX_LOOKUPS = 8
 _CLAUSE = re.compile(r"[^?!\n;]+[?!\n;]*")
 
 
@@ -256,6 +259,8 @@ def _burst(reading: Reading) -> Step | None:
             (call.name, call.arguments) != (other.name, other.arguments) for other in found
         ):
             found.append(call)
+    lookups = [call for call in found if call.name == "stock_and_price"]
+    found = [call for call in found if call not in lookups[MAX_LOOKUPS:]]
     if len(found) < 2:
         return None
     return Step(tool_calls=tuple(found))
@@ -352,6 +357,16 @@ def _answer(reading: Reading) -> str:
         text = _paragraph(reading, result, last=index == len(reading.results) - 1)
         if text and text not in paragraphs:
             paragraphs.append(text)
+    looked_up = {
+        str(r.arguments.get("sku")) for r in reading.results if r.name == "stock_and_price"
+    }
+    skus = dict.fromkeys(match.upper() for match in SKU.findall(reading.text.upper()))
+    left = [sku for sku in skus if sku not in looked_up]
+    if left and len(looked_up) >= MAX_LOOKUPS:
+        paragraphs.append(
+            f"Por aqui respondo até {MAX_LOOKUPS} produtos por mensagem. Me mande de novo os "
+            f"outros: {', '.join(left)}."
+        )
     identifying = any(r.name in ("identify_customer", "answer_challenge") for r in reading.results)
     waiting = any(
         topic_of(folded(DOCUMENT.sub(" ", clause))) in PERSONAL for clause in _clauses(reading.text)
@@ -390,11 +405,12 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
             "Posso confirmar? (responda *sim* ou *não*)"
         )
     if result.name == "confirm_order":
-        total = format_brl(int(value.get("total_cents") or 0))
-        return (
-            f"Pronto, pedido registrado! ✅ Número do pedido: *{value.get('order_id')}*. "
-            f"Total: *{total}*."
-        )
+        # The ERP's own words, with the order's number once, in bold (as the offline engine).
+        order_id = str(value.get("order_id"))
+        message = str(value.get("message") or f"Pedido {order_id} registrado.")
+        if order_id in message:
+            return message.replace(order_id, f"*{order_id}*", 1) + " ✅"
+        return f"{message} Pedido *{order_id}*. ✅"
     if result.name == "answer_faq":
         if value.get("found"):
             return str(value["answer"])
