@@ -185,6 +185,7 @@ class AgentEngine:
             turn.state.get("specialist"),
             understanding.confidence,
             choosing=_answers_options(turn.state, turn.text),
+            several=turn.text.count("?") >= 2,
         )
         attempt = _Attempt(config, specialist=specialist, intent=intent)
         try:
