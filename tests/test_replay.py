@@ -132,10 +132,14 @@ async def test_that_a_replayed_turn_is_the_turn_the_engine_was_asked(
     recorded = await load(container.sessions, "demo", await conversation_id(container, tenant_id))
 
     assert len(recorded.turns) == len(live.turns) == 3
+    # A contact's very first message is answered before the contact exists; the replay knows it.
+    assert live.turns[0].contact_id is None
+    assert live.turns[1].contact_id == recorded.conversation.contact_id
     for then, asked in zip(recorded.turns, live.turns, strict=True):
         rebuilt = turn_of(recorded, then, asked.state)
-        # Only the clock differs: the replay's "now" is when the turn's last message arrived.
-        assert dataclasses.replace(rebuilt, now=asked.now) == asked
+        assert rebuilt.contact_id == recorded.conversation.contact_id
+        # Else only the clock differs: the replay's "now" is when the turn's last message came.
+        assert dataclasses.replace(rebuilt, now=asked.now, contact_id=asked.contact_id) == asked
         assert abs(rebuilt.now - asked.now) < timedelta(seconds=30)
 
 
