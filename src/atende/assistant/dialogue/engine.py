@@ -508,6 +508,11 @@ class _Conversation:
         self.tools_called.append("identify_customer")
         result = await tools.identify_customer(IdentifyCustomer(document=document))
         if result.status == "verified":
+            if self.state.get("awaiting") == "titulo" and not self.state.get("goal"):
+                # The document again while choosing a boleto: the list still stands.
+                options = [Option.from_memory(raw) for raw in self.state.get("options") or []]
+                self._ask_titulo_again(options, Choice(ChoiceStatus.none))
+                return
             self.state.pop("awaiting", None)
             await self._goal()
         elif result.status == "challenge":
@@ -629,6 +634,9 @@ class _Conversation:
         if choice.status is ChoiceStatus.ambiguous:
             shown = list(choice.candidates)
             body = f"Encontrei {count_of(len(shown), 'boleto')} assim. Qual deles?"
+        elif choice.status is ChoiceStatus.none:
+            shown = options
+            body = "Certo, identificação confirmada. De qual boleto você quer a 2ª via?"
         else:
             shown = options
             body = "Não achei esse boleto na lista. Qual deles você quer?"
