@@ -752,8 +752,11 @@ class _Conversation:
     async def _order_answer(self, nlu: Understanding, awaiting: str) -> bool:
         """The customer's answer to a question of the order flow; False when the message is
         another request (which then replaces the order)."""
-        other_request = nlu.intent in NEEDS_CUSTOMER - {"place_order"} or (
-            nlu.intent in _OTHER_REQUESTS
+        other_request = (
+            nlu.intent in NEEDS_CUSTOMER - {"place_order"}
+            or nlu.intent in _OTHER_REQUESTS
+            # A CPF sent meanwhile identifies the customer; the question is asked again after.
+            or _entity(nlu, "cpf", "cnpj") is not None
         )
         if nlu.intent in {"affirm", "deny"} and not _entity(nlu, "sku", "quantity"):
             lines = []  # "sim", "ok": no product in it
