@@ -96,3 +96,15 @@ async def test_that_a_request_that_needs_an_answer_first_keeps_the_others(
     said = "\n".join(replies)
     assert "CPF ou CNPJ" in said
     assert "tem CAF-002?" in said  # told plainly that it comes next
+
+
+async def test_that_a_kept_request_is_answered_once_the_first_is_done(bursty: Container) -> None:
+    await burst(bursty, ["quero a 2a via do boleto", "tem CAF-002?"])
+    await burst(bursty, ["529.982.247-25"])
+    before = await burst(bursty, ["12/04/1986"])
+    assert "Café Moído" not in "\n".join(before)  # still choosing the boleto
+
+    after = await burst(bursty, ["o segundo"])
+
+    said = "\n".join(after[len(before) :])
+    assert said.index("linha digitável") < said.index("Café Moído Tradicional 500 g")
