@@ -108,3 +108,11 @@ async def test_that_a_kept_request_is_answered_once_the_first_is_done(bursty: Co
 
     said = "\n".join(after[len(before) :])
     assert said.index("linha digitável") < said.index("Café Moído Tradicional 500 g")
+
+
+async def test_that_a_greeting_before_stock_questions_is_not_a_product(bursty: Container) -> None:
+    replies = await burst(bursty, ["oi", "vcs tem CAM-001?", "e CAF-002?", "e caneca?"])
+
+    said = "\n".join(replies)
+    assert said.index("CAM-001") < said.index("CAF-002") < said.index("CAN-001")
+    assert "não encontrei" not in said.lower()

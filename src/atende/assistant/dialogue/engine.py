@@ -974,7 +974,7 @@ def _placed_text(message: str, order_id: str) -> str:
 NLU_MAX_CHARS = 2000
 _PRODUCT_FILLER = re.compile(
     r"\b(tem|voces|vcs|vc|voce|estoque|disponivel|disponiveis|ainda|quanto|custa|preco|valor|"
-    r"o|a|os|as|de|do|da|um|uma|no|na|ai|pra|para|gostaria|saber|se|queria|quero|ver)\b"
+    r"o|a|os|as|de|do|da|um|uma|no|na|ai|pra|para|gostaria|saber|se|queria|quero|ver|e|mais)\b"
 )
 
 
@@ -990,11 +990,10 @@ def _stock_asks(text: str) -> list[tuple[str | None, str | None]]:
     asks: list[tuple[str | None, str | None]] = []
     for line in text.splitlines():
         skus = [entity.value for entity in extract(line).entities if entity.type == "sku"]
-        if skus:
-            asks += [(sku, None) for sku in dict.fromkeys(skus)]
-        elif query := _product_words(line):
-            asks.append((None, query))
-    return asks
+        # A line of greeting or asking ("oi", "queria saber") names no product.
+        query = None if skus else _product_words(_GREETS.sub("", unidecode(line).lower()))
+        asks += [(sku, None) for sku in skus] + ([(None, query)] if query else [])
+    return list(dict.fromkeys(asks))
 
 
 #: Session memory key of the requests kept for after the question left open.
