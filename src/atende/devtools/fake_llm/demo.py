@@ -15,6 +15,9 @@ carries, as a model would have it, and from nothing else (no memory between requ
 - the system prompt's profile ("identificado nesta sessão") and running summary (the order
   summary shown, to confirm).
 
+``reading.py`` reads a request and the customer's words; ``orders.py`` runs a new order; this
+module decides the rest and writes the answers.
+
 The tools decide who may see what; the stand-in only chooses among the tools the agent offers
 (``assistant/agent/toolbox.py``) and never repeats a call within a turn. A paragraph of an answer
 (blank line) is a WhatsApp message: the linha digitável and the PIX code travel alone.
