@@ -53,3 +53,20 @@ async def test_that_a_broken_script_fails_instead_of_crashing(
     await seed_demo(container.sessions, container.box, container.settings)
     result = await ScriptRunner(container).run_script("broken.yaml", broken)
     assert not result.passed
+
+
+async def test_that_a_script_does_not_see_the_replies_of_an_earlier_run(
+    container: Container,
+) -> None:
+    await seed_demo(container.sessions, container.box, container.settings)
+    await container.start_workers(recover_pending=False)
+    runner = ScriptRunner(container)
+    greet = (
+        'phone: "+55 81 90000-0010"\nsteps:\n  - customer: "oi"\n    expect:\n      say: ["Ana"]\n'
+    )
+    stock = (
+        'phone: "+55 81 90000-0010"\nsteps:\n  - customer: "tem CAM-001?"\n'
+        '    expect:\n      not_say: ["Ana"]\n'
+    )
+    assert (await runner.run_script("greet.yaml", greet)).passed
+    assert (await runner.run_script("stock.yaml", stock)).failures == []

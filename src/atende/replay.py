@@ -34,6 +34,7 @@ from atende.assistant.agent.engine import AgentEngine
 from atende.assistant.dialogue.engine import DialogueEngine
 from atende.assistant.port import AiRecord, Engine, Remember, Say, Turn
 from atende.brazil.money import format_brl
+from atende.brazil.plural import count_of
 from atende.business.registry import ConnectorRegistry
 from atende.channels.models import Channel
 from atende.channels.types import (
@@ -123,7 +124,7 @@ class ReadOnlyErp:
         for item in request.items:
             product = await self._inner.get_product(item.sku.strip().upper())
             if not product.available or product.stock < item.quantity:
-                raise Refused(f"Não temos {item.quantity} unidade(s) de {product.name}.")
+                raise Refused(f"Não temos {count_of(item.quantity, 'unidade')} de {product.name}.")
             total += product.price_cents * item.quantity
         self.simulated_orders += 1
         return OrderReceipt(

@@ -109,7 +109,9 @@ class ScriptRunner:
         )
         phone = str(spec.get("phone") or "+55 11 90000-0000")
         await self._fresh_session(channel.tenant_id, phone)
-        after = 0
+        # Replies from an earlier run of a script with this phone are not this run's answers.
+        earlier = await sandbox.replies(channel, phone, message_id=None, after=0, wait=0)
+        after = earlier.last_id
         for number, step in enumerate(spec.get("steps") or [], 1):
             events_before = await self._event_id(channel.tenant_id)
             records_before = await self._record_id(channel.tenant_id)

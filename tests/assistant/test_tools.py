@@ -194,13 +194,19 @@ UNKNOWN_CPF = "111.444.777-35"  # valid check digits, not a customer of the demo
 UNKNOWN_CNPJ = "11.444.777/0001-61"  # the demo shop's own CNPJ: valid, not a customer
 
 
-async def _play_a_stranger(erp: DemoErp, document: str) -> tuple[list[str], list[str]]:
+async def _play_a_stranger(
+    erp: DemoErp, document: str, policy: ChallengePolicy
+) -> tuple[list[str], list[str]]:
     """Identify with ``document`` from a stranger's phone and answer wrong until locked, through
     the agent's tool runners; the JSON the model would see, and the ERP calls made."""
     counting = CountingErp(erp)
     tools = BusinessTools(
         ToolContext(
-            tenant_id="t", conversation_id="c", erp=cast(ErpConnector, counting), contact_phone=None
+            tenant_id="t",
+            conversation_id="c",
+            erp=cast(ErpConnector, counting),
+            contact_phone=None,
+            challenge=policy,
         )
     )
     seen: list[str] = []
@@ -220,13 +226,20 @@ async def _play_a_stranger(erp: DemoErp, document: str) -> tuple[list[str], list
 
 
 @pytest.mark.parametrize(
+    "policy",
+    [
+        ChallengePolicy(),
+        ChallengePolicy(Challenge.invoice_amount, Challenge.invoice_amount),
+    ],
+)
+@pytest.mark.parametrize(
     ("customer", "unknown"), [(MARIA_CPF, UNKNOWN_CPF), ("11.222.333/0001-81", UNKNOWN_CNPJ)]
 )
 async def test_that_a_stranger_cannot_tell_a_customers_document_from_an_unknown_one(
-    erp: DemoErp, customer: str, unknown: str
+    erp: DemoErp, customer: str, unknown: str, policy: ChallengePolicy
 ) -> None:
-    customers, customer_calls = await _play_a_stranger(erp, customer)
-    strangers, stranger_calls = await _play_a_stranger(erp, unknown)
+    customers, customer_calls = await _play_a_stranger(erp, customer, policy)
+    strangers, stranger_calls = await _play_a_stranger(erp, unknown, policy)
     assert customers == strangers
     assert customer_calls == stranger_calls
     assert json.loads(customers[0])["status"] == "challenge"
@@ -250,6 +263,26 @@ async def test_that_a_company_is_asked_for_its_cep_and_passes_with_it(erp: DemoE
     assert {t.id for t in (await tools.open_titulos()).titulos} == {"TIT-2001", "TIT-2002"}
 
 
+async def test_that_a_company_may_be_asked_for_an_amount_only_it_knows(erp: DemoErp) -> None:
+    policy = ChallengePolicy.from_setting({"company": "invoice_amount"})
+    tools = tools_for(erp, STRANGER_PHONE)
+    tools.ctx.challenge = policy
+    asked = await tools.identify_customer(IdentifyCustomer(document="11.222.333/0001-81"))
+    assert asked.question is not None
+    assert "valor" in asked.question
+    # A round guess, the CEP and another customer's amount do not pass; its boleto's does.
+    answers = [
+        (await tools.answer_challenge(AnswerChallenge(answer=wrong))).status
+        for wrong in ("707", "20040-002", "184,85")
+    ]
+    assert answers == ["wrong", "wrong", "locked"]
+    tools = tools_for(erp, STRANGER_PHONE)
+    tools.ctx.challenge = policy
+    await tools.identify_customer(IdentifyCustomer(document="11.222.333/0001-81"))
+    right = await tools.answer_challenge(AnswerChallenge(answer="o boleto é de R$ 707,00"))
+    assert right.status == "verified"
+
+
 @pytest.mark.parametrize(
     ("setting", "person", "company"),
     [
@@ -258,6 +291,7 @@ async def test_that_a_company_is_asked_for_its_cep_and_passes_with_it(erp: DemoE
         ("cep", Challenge.cep, Challenge.cep),
         ({"person": "cep", "company": "cep"}, Challenge.cep, Challenge.cep),
         ({"company": "birth_date"}, Challenge.birth_date, Challenge.cep),
+        ({"company": "invoice_amount"}, Challenge.birth_date, Challenge.invoice_amount),
         ("typo", Challenge.birth_date, Challenge.cep),
     ],
 )

@@ -76,6 +76,7 @@ from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, To
 from atende.assistant.tools.verification import ChallengePolicy, verified_document
 from atende.channels.types import TextContent
 from atende.connectors.port import ConnectorResolver
+from atende.kit.errors import AtendeError
 from atende.kit.logging import get_logger
 from atende.kit.masking import mask_text, mask_value
 from atende.kit.secrets import SecretBox
@@ -552,6 +553,10 @@ class _AgentTurn:
                 raise Fallback("erp_unavailable") from None
             records.append(ToolCallRecord(name, masked, False, error.code))
             return json.dumps({"error": error.code, "message": self.hide(error.message)})
+        except AtendeError:
+            # No ERP configured, or one configured wrong (the admins were told): the offline
+            # engine says so to the customer and offers a person.
+            raise Fallback("erp_misconfigured") from None
         self.results.append(result)
         records.append(ToolCallRecord(name, masked, True, _summary(result)))
         self._remember_fact(name, result)

@@ -34,6 +34,7 @@ from atende.assistant.tools.verification import (
     MAX_ATTEMPTS,
     PENDING_KEY,
     QUESTIONS,
+    Challenge,
     ChallengePolicy,
     challenge_passed,
     mark_verified,
@@ -141,6 +142,15 @@ async def _erp(call: Awaitable[T], *, not_found: str = NOT_FOUND) -> T:
         raise ToolError("invalid", str(error)) from None
 
 
+async def _none_if_not_found(call: Awaitable[T]) -> T | None:
+    try:
+        return await _erp(call)
+    except ToolError as error:
+        if error.code == "not_found":
+            return None
+        raise
+
+
 def _order_view(order: Order) -> OrderView:
     return OrderView(
         id=order.id,
@@ -197,22 +207,29 @@ class BusinessTools:
         challenge = self.ctx.challenge.for_kind(check_document(document).kind)
         # An unknown document is answered like a wrong answer: same count, same lock.
         customer = await self._customer(document)
-        if customer is not None and challenge_passed(challenge, customer, args.answer):
+        amounts = await self._amounts(document) if challenge is Challenge.invoice_amount else None
+        if customer is not None and challenge_passed(
+            challenge, customer, args.answer, amounts or frozenset()
+        ):
             mark_verified(self.ctx.state, customer.document, challenge.value)
             return ChallengeResult(status="verified")
         pending["attempts"] = int(pending.get("attempts", MAX_ATTEMPTS)) - 1
         left = pending["attempts"]
         return ChallengeResult(status="wrong" if left > 0 else "locked", attempts_left=left)
 
+    async def _amounts(self, document: str) -> frozenset[int]:
+        """The amounts a customer may answer :attr:`Challenge.invoice_amount` with: their open
+        boletos and recent orders. The same two calls for an unknown document (none)."""
+        titulos = await _none_if_not_found(self.ctx.erp.open_titulos(document))
+        orders = await _none_if_not_found(self.ctx.erp.recent_orders(document, 60))
+        return frozenset(
+            [t.amount_cents for t in titulos or []] + [o.total_cents for o in orders or []]
+        )
+
     async def _customer(self, document: str) -> Customer | None:
         """The ERP's customer behind ``document``, None when there is none. Whichever it is, the
         caller answers the same way until the challenge is passed."""
-        try:
-            return await _erp(self.ctx.erp.find_customer(document))
-        except ToolError as error:
-            if error.code == "not_found":
-                return None
-            raise
+        return await _none_if_not_found(self.ctx.erp.find_customer(document))
 
     async def open_titulos(self) -> OpenTitulos:
         titulos = await _erp(

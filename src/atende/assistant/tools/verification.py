@@ -39,14 +39,21 @@ MAX_ATTEMPTS = 3
 class Challenge(StrEnum):
     birth_date = "birth_date"
     cep = "cep"
+    #: The amount of one of the customer's open boletos or recent orders: unlike a company's
+    #: CEP (public in the CNPJ register), only the customer and the business know it.
+    invoice_amount = "invoice_amount"
 
 
 QUESTIONS = {
     Challenge.birth_date: "Para sua segurança, qual é a sua data de nascimento (dd/mm/aaaa)?",
     Challenge.cep: "Para sua segurança, qual é o CEP do endereço do cadastro?",
+    Challenge.invoice_amount: (
+        "Para sua segurança, qual é o valor de um dos seus boletos em aberto ou de um pedido "
+        "recente (por exemplo, 1.234,56)?"
+    ),
 }
 #: The challenges a company can answer (a company has no birth date).
-COMPANY_CHALLENGES = frozenset({Challenge.cep})
+COMPANY_CHALLENGES = frozenset({Challenge.cep, Challenge.invoice_amount})
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +134,26 @@ def _parse_birth_date(text: str) -> date | None:
         return None
 
 
-def challenge_passed(challenge: Challenge, customer: Customer, answer: str) -> bool:
+_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:\.\d{3})+|\d+)[,.](\d{2})(?![\d.,]\d)")
+
+
+def _parse_amount_cents(text: str) -> int | None:
+    """ "R$ 1.234,56", "1234,56" or "1234.56" in cents; centavos are required, so that a guess
+    of round numbers never passes."""
+    match = _AMOUNT.search(text)
+    if match is None:
+        return None
+    return int(match.group(1).replace(".", "")) * 100 + int(match.group(2))
+
+
+def challenge_passed(
+    challenge: Challenge, customer: Customer, answer: str, amounts: frozenset[int] = frozenset()
+) -> bool:
+    """Whether ``answer`` is right for ``customer``; ``amounts`` are the cents of their open
+    boletos and recent orders (for :attr:`Challenge.invoice_amount`)."""
+    if challenge is Challenge.invoice_amount:
+        cents = _parse_amount_cents(answer)
+        return cents is not None and cents in amounts
     if challenge is Challenge.birth_date:
         given = _parse_birth_date(answer)
         return (
