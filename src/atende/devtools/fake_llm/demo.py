@@ -482,6 +482,10 @@ def _titulos(reading: Reading, value: Mapping[str, Any]) -> str:
         else:
             heading, shown = "Não achei esse boleto na lista. Qual deles você quer?", numbered
         return heading + "\n" + "\n".join(shown) + "\nResponda com o número."
+    if _boleto_list(reading) and DOCUMENT.search(reading.text):
+        # The document again while choosing a boleto: the list still stands.
+        heading = "Certo, identificação confirmada. De qual boleto você quer a 2ª via?"
+        return heading + "\n" + "\n".join(numbered) + "\nResponda com o número."
     goal = _titulos_goal(reading)
     if goal == "invoice_copy":
         ending = "Responda com o número."
