@@ -412,6 +412,7 @@ def render(
     date: str,
     info: dict[str, str],
     training_seconds: float,
+    training_cpu: float,
     threshold: float,
     train_count: int,
     intents: Sequence[IntentResult],
@@ -459,8 +460,9 @@ def render(
         f"{_mark(documents.recall >= TARGET_DOCUMENT_RECALL)} |",
         f"| latency p50 / p95 / p99 | {p50:.2f} / {p95:.2f} / {p99:.2f} ms | p95 ≤ "
         f"{TARGET_P95_MS:g} ms | {_mark(p95 <= TARGET_P95_MS)} |",
-        f"| training (threshold tuning included) | {training_seconds:.2f} s | ≲ 3 s | "
-        f"{_mark(training_seconds <= 3.0)} |",
+        # CPU time as well: on a busy machine the wall time says more about the neighbours.
+        f"| training (threshold tuning included) | {training_seconds:.2f} s "
+        f"({training_cpu:.2f} s of CPU) | ≲ 3 s | {_mark(training_seconds <= 3.0)} |",
         "",
         "## Intents",
         "",
@@ -579,8 +581,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     info = machine()
 
     examples = load_examples("train")
+    cpu_started = time.process_time()
     model = train(examples)
-    print(f"training: {model.training_seconds:.2f} s, threshold {model.threshold:.2f}")
+    training_cpu = time.process_time() - cpu_started
+    print(
+        f"training: {model.training_seconds:.2f} s ({training_cpu:.2f} s of CPU), "
+        f"threshold {model.threshold:.2f}"
+    )
     nlu = Nlu.from_model(model)
 
     missed = []
@@ -619,6 +626,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         date=date,
         info=info,
         training_seconds=model.training_seconds,
+        training_cpu=training_cpu,
         threshold=model.threshold,
         train_count=len(examples),
         intents=intents,

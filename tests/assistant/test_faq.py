@@ -34,6 +34,7 @@ UNANSWERABLE = (
     "qual o horario do jogo hoje",
     "qual o prazo de validade do cafe",
     "tem estacionamento?",
+    "quero fazer um pedido",
     "oi",
 )
 
@@ -47,6 +48,19 @@ def test_that_markdown_is_split_into_headed_passages() -> None:
         "Formas de pagamento",
     ]
     assert passages[1][1].startswith("Entregamos em todo o Brasil")
+
+
+def test_that_a_wrapped_paragraph_reads_as_one_line_and_a_list_keeps_its_items() -> None:
+    document = (
+        "## Prazo\nSul: de 3 a 5 dias. Norte: de 7 a\n12 dias úteis.\n\n"
+        "## Pagamento\nAceitamos:\n- PIX\n- cartão em até\n  6 vezes\n\n"
+        "## Contato\nTelefone (11) 3333-4444  \nE-mail contato@loja.com.br"
+    )
+    assert [body for _, body in split_passages(document)] == [
+        "Sul: de 3 a 5 dias. Norte: de 7 a 12 dias úteis.",
+        "Aceitamos:\n- PIX\n- cartão em até 6 vezes",
+        "Telefone (11) 3333-4444\nE-mail contato@loja.com.br",
+    ]
 
 
 def test_that_terms_drop_filler_and_meet_the_passage_words() -> None:

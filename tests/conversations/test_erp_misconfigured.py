@@ -8,6 +8,7 @@ contract at its root; the tenant's ``base_url`` points under it, where every rou
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from atende.channels.types import ChannelRuntime
 from atende.config import Settings
 from atende.connectors.demo import DemoErp, business_today, seed_demo_erp
 from atende.demo import DEMO_SANDBOX, ensure_tenant, sandbox_token, seed_demo
+from atende.devtools.fake_llm import FakeLLM, ToolCall
 from atende.main import Container
 from atende.tenancy.tokens import issue_token
 from tests.connectors.fake_business_api import FakeBusinessApi
@@ -35,10 +37,27 @@ class World:
     adapter: FakeBusinessApi
     channel: ChannelRuntime
     tenant_id: str
+    engine: str = "offline"
 
 
-@pytest.fixture
-async def world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
+@pytest.fixture(params=["offline", "agent"])
+async def world(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> AsyncIterator[World]:
+    async with FakeLLM() as llm:
+        if request.param == "agent":
+            # The model asks for the customer's record, as a model would.
+            llm.call_tools(ToolCall("identify_customer", {"document": MARIA}))
+            settings = settings.model_copy(
+                update={"llm_base_url": llm.base_url, "llm_model": "gpt-4o-mini"}
+            )
+        async with _world(settings, tmp_path) as world:
+            world.engine = request.param
+            yield world
+
+
+@asynccontextmanager
+async def _world(settings: Settings, tmp_path: Path) -> AsyncIterator[World]:
     container = Container(settings)
     erp_url = f"sqlite+aiosqlite:///{tmp_path / 'company_erp.db'}"
     await seed_demo_erp(erp_url, today=business_today())
@@ -72,10 +91,11 @@ async def test_that_a_wrong_erp_address_reaches_the_admins_and_not_the_customer_
     world: World,
 ) -> None:
     chat = SandboxChat(world.container, world.channel, MARIA_PHONE)
-    first = await chat.say(f"quero a segunda via do boleto, meu cpf é {MARIA}")
-    again = await chat.say(f"meu cpf é {MARIA}")
+    replies = [await chat.say(f"quero a segunda via do boleto, meu cpf é {MARIA}")]
+    if world.engine == "offline":  # the fake model scripts one turn
+        replies.append(await chat.say(f"meu cpf é {MARIA}"))
 
-    for reply in (first, again):
+    for reply in replies:
         assert "encontrei" not in reply.lower()
         assert "atendente" in reply
     assert world.adapter.calls("/erp/api/v1/clientes")  # it did ask, at the wrong address

@@ -143,7 +143,7 @@ async def test_that_an_order_confirmed_during_an_outage_is_placed_once_when_back
     told = await chat.say("sim")
     assert "anotei" in told.lower()
     world.adapter.down = False
-    placed = await chat.wait_for("Número do pedido")
+    placed = await chat.wait_for("registrado")
     assert "Nosso sistema voltou" in placed
     posts = world.adapter.calls("/api/v1/vendas/pedido")
     assert len({call.headers["Idempotency-Key"] for call in posts}) == 1

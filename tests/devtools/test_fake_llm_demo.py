@@ -116,7 +116,7 @@ def test_that_the_boletos_are_offered_numbered_with_their_ids() -> None:
 
     answer = text_of(demo_responder(request("quero a 2a via", verified=True, calls=(listed,))))
 
-    assert "Você tem 2 boleto(s) em aberto" in answer
+    assert answer.startswith("Você tem 2 boletos em aberto (total de *R$ 374,20*)")
     assert "1. R$ 184,85, venceu em 10/11/2026 (27 dias) (TIT-1001)" in answer
     assert "2. R$ 189,35, vence em 20/12/2026 (TIT-1002)" in answer
 
@@ -185,7 +185,8 @@ def test_that_the_security_question_is_asked_and_the_answer_checked() -> None:
 
     assert asked == question
     assert calls_of(step) == [("answer_challenge", {"answer": "12/04/1986"})]
-    assert retry == "Não confere com o cadastro. Tente de novo (resta 1 tentativa)."
+    assert retry.startswith("Não confere com o cadastro.")
+    assert retry.endswith("Resta 1 tentativa.")
 
 
 def test_that_a_new_order_is_summarised_then_confirmed_in_another_message() -> None:
@@ -404,3 +405,95 @@ def test_that_fragments_of_one_request_are_not_a_burst() -> None:
     step = demo_responder(request("oi\nqueria saber\ndo meu pedido", verified=True))
 
     assert calls_of(step) == [("order_status", {})]
+
+
+def test_that_what_is_owed_is_listed_with_its_total() -> None:
+    turns = ("quanto eu devo no total?", "Qual o seu CPF ou CNPJ?", "[CPF_1]")
+    identified = ("identify_customer", {"document": "[CPF_1]"}, {"status": "verified"})
+
+    answer = text_of(
+        demo_responder(request(*turns, calls=(identified, ("list_open_titulos", {}, TITULOS))))
+    )
+
+    assert answer.startswith("Você tem 2 boletos em aberto, no total de *R$ 374,20*:")
+    assert answer.endswith("Quer a 2ª via de algum? Responda com o número.")
+
+
+@pytest.mark.parametrize(
+    ("choice", "heading", "lines"),
+    [
+        ("esse de 184", "Encontrei 2 boletos assim. Qual deles?", 2),
+        ("o 7", "Não achei esse boleto na lista. Qual deles você quer?", 2),
+    ],
+)
+def test_that_an_unclear_pick_gets_the_list_again_fetched_again(
+    choice: str, heading: str, lines: int
+) -> None:
+    same = {"titulos": [TITULOS["titulos"][0], {**TITULOS["titulos"][1], "amount_cents": 18485}]}
+    listed = text_of(
+        demo_responder(
+            request("quero a 2a via", verified=True, calls=(("list_open_titulos", {}, same),))
+        )
+    )
+
+    fetch = demo_responder(request("quero a 2a via", listed, choice, verified=True))
+    again = text_of(
+        demo_responder(
+            request(
+                "quero a 2a via",
+                listed,
+                choice,
+                verified=True,
+                calls=(("list_open_titulos", {}, same),),
+            )
+        )
+    )
+
+    assert calls_of(fetch) == [("list_open_titulos", {})]
+    assert again.startswith(heading)
+    assert again.count("(TIT-") == lines
+    assert again.endswith("Responda com o número.")
+
+
+def test_that_a_mistyped_cpf_and_a_phone_are_told_apart() -> None:
+    ask = "Para consultar, me informe o *CPF ou CNPJ* do cadastro, por favor."
+    invalid = {"status": "invalid_document", "reason": "check_digits"}
+    checked = ("identify_customer", {"document": "[CPF_1]"}, invalid)
+
+    typo = text_of(demo_responder(request("2a via", ask, "[CPF_1]", calls=(checked,))))
+    short = text_of(demo_responder(request("2a via", ask, "meu cpf é 5299822472")))
+    phone = text_of(demo_responder(request("2a via", ask, "[TELEFONE_1]")))
+
+    assert typo == (
+        "Esse CPF parece ter sido digitado com algum erro: os dígitos verificadores não "
+        "conferem. Pode conferir e mandar de novo?"
+    )
+    assert short.startswith("Esse número tem 10 dígitos, mas um CPF tem 11")
+    assert phone.startswith("Esse número parece um telefone.")
+
+
+def test_that_a_locked_verification_says_why_before_handing_over() -> None:
+    locked = ("answer_challenge", {"answer": "03/03/1990"}, {"status": "locked"})
+
+    step = demo_responder(request("2a via", "Restam 1 tentativa.", "03/03/1990", calls=(locked,)))
+
+    assert step.text == "Não consegui confirmar seus dados."
+    assert [(c.name, c.arguments) for c in step.tool_calls] == [
+        ("handoff_to_human", {"reason": "verificação não confirmada"})
+    ]
+
+
+def test_that_too_many_products_at_once_are_answered_in_part_saying_which_are_left() -> None:
+    skus = [f"CAM-{n:03d}" for n in range(1, 11)]
+    asked = "tem " + ", ".join(skus) + "?"
+    calls = calls_of(demo_responder(request(asked, specialist="sales")))
+    results = tuple(
+        ("stock_and_price", {"sku": sku}, {"products": [{**CAMISETA, "sku": sku, "stock": 3}]})
+        for sku in skus[:8]
+    )
+
+    answer = text_of(demo_responder(request(asked, specialist="sales", calls=results)))
+
+    assert calls == [("stock_and_price", {"sku": sku}) for sku in skus[:8]]
+    assert all(f"({sku})" in answer for sku in skus[:8])
+    assert answer.endswith("Me mande de novo os outros: CAM-009, CAM-010.")

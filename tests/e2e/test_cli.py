@@ -72,6 +72,6 @@ def test_that_faq_documents_and_tokens_are_managed_from_the_command_line(
     run(["demo"], env)
     document = tmp_path / "politicas.md"
     document.write_text("## Garantia\nTodos os produtos têm 90 dias de garantia.\n")
-    assert "1 passages indexed from politicas.md" in run(["faq", "add", str(document)], env)
+    assert "1 passage indexed from politicas.md" in run(["faq", "add", str(document)], env)
     token = run(["token", "create", "--name", "erp-adapter"], env).strip()
     assert token.startswith("atd_")

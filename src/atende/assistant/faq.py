@@ -7,7 +7,8 @@ as regions), not the words a full-text engine sees. Each question term is weight
 is among the tenant's passages (a word in no passage weighs most: it is what the FAQ does not
 talk about), and a passage answers only if it covers more than half of the question's weight;
 otherwise the assistant offers a human instead of guessing ("vcs vendem carro?" covers nothing,
-"vcs fazem entrega de pizza?" only its least telling half).
+"vcs fazem entrega de pizza?" only its least telling half), and a passage that shares only the
+words every shop passage has ("pedido", "produto") answers nothing.
 
 A tenant's passages are read once and kept in memory until its documents change (the check is
 one aggregate query per question), so both database engines give the same answers: a FAQ has
@@ -22,19 +23,21 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from unidecode import unidecode
 
 from atende.assistant.faq_models import FaqPassage
-from atende.assistant.faq_terms import terms
+from atende.assistant.faq_terms import GENERIC, terms
 from atende.tenancy.scope import bind_tenant
 
 #: Share of the question's weight a passage must cover to count as an answer (more than half:
 #: chosen on the dev half of benchmarks/faq_questions.yaml).
 MIN_COVERAGE = 0.5
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
+_LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")
 
 
 def search_form(value: str) -> str:
@@ -54,8 +57,19 @@ def split_passages(document: str) -> list[tuple[str | None, str]]:
             heading = match.group(1)
             lines = lines[1:]
         if lines:
-            passages.append((heading, "\n".join(lines).strip()))
+            passages.append((heading, _unwrap(lines)))
     return passages
+
+
+def _unwrap(lines: list[str]) -> str:
+    """A paragraph's lines as the customer should read them: a line break inside a sentence is
+    only how the file was wrapped (Markdown's soft break), so it becomes a space; list items and
+    lines ending in a hard break (two spaces or a backslash) keep their own line."""
+    text = lines[0].strip()
+    for previous, line in pairwise(lines):
+        hard = previous.endswith(("  ", "\\")) or _LIST_ITEM.match(line)
+        text = text.rstrip("\\").rstrip() + ("\n" if hard else " ") + line.strip()
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +163,10 @@ class FaqIndex:
         total = sum(weights.values())
         ranked: list[tuple[tuple[float, int, int], FaqHit]] = []
         for passage in corpus.passages:
-            covered = sum(weight for term, weight in weights.items() if term in passage.terms)
-            if covered == 0:
+            shared = [term for term in asked if term in passage.terms]
+            if not shared or all(term in GENERIC for term in shared):
                 continue
+            covered = sum(weights[term] for term in shared)
             in_heading = sum(1 for term in asked if term in passage.heading_terms)
             # Ties go to the passage whose heading names the topic, then to the shorter one.
             key = (covered / total, in_heading, -len(passage.terms))

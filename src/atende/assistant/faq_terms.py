@@ -32,7 +32,7 @@ import snowballstemmer  # type: ignore[import-untyped]
 
 from atende.assistant.nlu.normalize import normalize
 
-__all__ = ["CONCEPTS", "PLACES", "STOPWORDS", "terms"]
+__all__ = ["CONCEPTS", "GENERIC", "PLACES", "STOPWORDS", "terms"]
 
 #: Abbreviations the classifier's normalisation leaves alone but a FAQ question uses.
 _ABBREVIATIONS = {
@@ -129,6 +129,14 @@ CONCEPTS: dict[str, frozenset[str]] = {
     }.items()
 }
 _CONCEPT_OF = {stem: f"~{name}" for name, stems in CONCEPTS.items() for stem in stems}
+#: Stems of what every shop passage is about. They count towards a passage's coverage ("o
+#: produto veio com defeito") but alone name no topic: "quero fazer um pedido" is an order, not
+#: a FAQ question.
+GENERIC = frozenset(
+    _STEMMER.stemWords(
+        normalize("pedido pedidos compra compras comprei produto produtos item itens coisa").split()
+    )
+)
 _WORD = re.compile(r"[a-z0-9]+")
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from atende.audit.models import AdminNotice
+from atende.audit.notices import add_notice
 from atende.connectors.demo import DemoErp
 from atende.connectors.nuvemshop import NuvemshopConnector
 from atende.connectors.port import ErpConnector
@@ -106,25 +105,23 @@ class ConnectorRegistry:
         if key in self._told:
             return
         self._told.add(key)
+        message = _MISCONFIGURED[error.reason].format(
+            method=error.method, path=error.path, status=error.http_status
+        )
+        # Its own short transaction: the connector is called outside any (by the Business API,
+        # or by an engine, which holds none while it thinks). Once a day and tenant at most,
+        # whatever the number of processes (the key is unique).
         async with self._sessions() as session:
             bind_tenant(session, tenant_id)
-            session.add(
-                AdminNotice(
-                    tenant_id=tenant_id,
-                    key=key,
-                    kind="erp_misconfigured",
-                    message=_MISCONFIGURED[error.reason].format(
-                        method=error.method, path=error.path, status=error.http_status
-                    )
-                    + " Enquanto isso, o assistente oferece um atendente aos clientes que pedem "
-                    "dados do ERP.",
-                )
+            await add_notice(
+                session,
+                tenant_id,
+                key=key,
+                kind="erp_misconfigured",
+                message=f"{message} Enquanto isso, o assistente oferece um atendente aos "
+                "clientes que pedem dados do ERP.",
             )
-            try:
-                await session.commit()
-            except IntegrityError:
-                # Another process told them first today: one notice a day is the point.
-                await session.rollback()
+            await session.commit()
 
 
 _MISCONFIGURED = {

@@ -102,3 +102,14 @@ async def test_that_the_linha_digitavel_and_the_pix_code_arrive_alone(agent: Age
     assert any(re.fullmatch(r"\d{47}", text) for text in chat.seen), chat.seen
     assert any(text.startswith("00020126") for text in chat.seen), chat.seen
     assert chat.seen[0].startswith("Aqui está a 2ª via do seu boleto")
+
+
+async def test_that_several_questions_in_one_turn_are_each_answered_in_order(
+    agent: Agent,
+) -> None:
+    channel = await agent.container.sandbox.channel(DEMO_SANDBOX, sandbox_token())
+    chat = SandboxChat(agent.container, channel, "+55 61 90000-0078")
+
+    answer = await chat.say("tem CAM-001? e CAF-002?\nqual o horário de funcionamento?")
+
+    assert answer.index("(CAM-001)") < answer.index("(CAF-002)") < answer.index("segunda a sexta")

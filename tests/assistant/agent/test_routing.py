@@ -36,3 +36,8 @@ def test_that_a_pick_among_offered_options_goes_to_the_concierge(
     # "2" after a list of boletos reads as a quantity (place_order, sales): sales cannot send a
     # boleto, the concierge has every tool.
     assert route(intent, "finance", confidence, choosing=True) == "concierge"
+
+
+def test_that_several_questions_at_once_go_to_the_concierge() -> None:
+    # "tem CAM-001? e qual o horário?": business_info names one topic; general cannot quote stock.
+    assert route("business_info", None, 0.9, several=True) == "concierge"

@@ -146,6 +146,29 @@ def test_loose_numbers_that_are_not_documents(text: str) -> None:
     assert result.invalid_documents == ()
 
 
+def test_a_list_of_numbers_yields_no_document_from_its_tail() -> None:
+    # 30 single digits next to "cpf": the run is 30 digits long, neither 11 nor 14.
+    text = "cpf " + " ".join(str(i % 10) for i in range(30))
+    assert extract(text).entities == ()
+    assert extract(text).invalid_documents == ()
+    spoken = "cpf " + " ".join(["um", "dois", "tres", "quatro", "cinco", "seis"] * 5)
+    assert extract(spoken).invalid_documents == ()
+
+
+def test_loose_document_then_a_phone_after_a_comma() -> None:
+    result = extract("cpf 52 99 822 47 25, 11 98765-4321")
+    assert [(e.type, e.value) for e in result.entities] == [("cpf", "52998224725")]
+
+
+def test_cep_and_house_number_after_a_document_are_not_a_document() -> None:
+    result = extract("meu cpf é 529.982.247-25 cep 01310-100 157")
+    assert [(e.type, e.value) for e in result.entities] == [
+        ("cpf", "52998224725"),
+        ("cep", "01310100"),
+    ]
+    assert result.invalid_documents == ()
+
+
 def test_landline_after_a_document_stays_a_phone() -> None:
     result = extract("cpf 529.982.247-25, fixo 3456 7890")
     assert [(e.type, e.value) for e in result.entities] == [("cpf", "52998224725")]
@@ -375,3 +398,66 @@ def test_cpf_with_one_changed_digit_is_never_accepted(
     result = extract(text)
     assert not [e for e in result.entities if e.type in {"cpf", "cnpj"}]
     assert [d.value for d in result.invalid_documents] == ["".join(map(str, digits))]
+
+
+_SPOKEN = ("zero", "um", "dois", "três", "quatro", "cinco", "meia", "sete", "oito", "nove")
+
+
+def _loosely(digits: str, sizes: list[int], separators: list[str]) -> str:
+    """``digits`` cut into groups of ``sizes`` (cycled), joined by ``separators`` (cycled)."""
+    groups, rest, index = [], digits, 0
+    while rest:
+        size = sizes[index % len(sizes)]
+        groups.append(rest[:size])
+        rest = rest[size:]
+        index += 1
+    text = groups[0]
+    for index, group in enumerate(groups[1:]):
+        text += separators[index % len(separators)] + group
+    return text
+
+
+_GROUP_SIZES = st.lists(st.integers(1, 4), min_size=1, max_size=5)
+_SEPARATORS = st.lists(st.sampled_from([" ", ".", "-", " - ", ","]), min_size=1, max_size=4)
+_LOOSE_TEMPLATES = ("meu cpf é {}", "é... o cpf é {} tá", "documento {} obrigada")
+
+
+@given(
+    base=_bases,
+    sizes=_GROUP_SIZES,
+    separators=_SEPARATORS,
+    spoken=st.booleans(),
+    template=st.sampled_from(_LOOSE_TEMPLATES),
+)
+def test_a_loosely_written_cpf_next_to_a_document_word_is_found(
+    base: list[int], sizes: list[int], separators: list[str], spoken: bool, template: str
+) -> None:
+    digits = "".join(map(str, _cpf_check_digits(base)))
+    written = (
+        " ".join(_SPOKEN[int(d)] for d in digits) if spoken else _loosely(digits, sizes, separators)
+    )
+    result = extract(template.format(written))
+    assert [(e.type, e.value) for e in result.entities if e.type == "cpf"] == [("cpf", digits)]
+
+
+@given(
+    base=_bases,
+    position=st.integers(0, 10),
+    shift=st.integers(1, 9),
+    sizes=_GROUP_SIZES,
+    separators=_SEPARATORS,
+    template=st.sampled_from(_LOOSE_TEMPLATES),
+)
+def test_a_loosely_written_cpf_with_one_changed_digit_is_never_accepted(
+    base: list[int],
+    position: int,
+    shift: int,
+    sizes: list[int],
+    separators: list[str],
+    template: str,
+) -> None:
+    digits = _cpf_check_digits(base)
+    digits[position] = (digits[position] + shift) % 10
+    assume(not _is_valid_cpf(digits))
+    written = _loosely("".join(map(str, digits)), sizes, separators)
+    assert not [e for e in extract(template.format(written)).entities if e.type in {"cpf", "cnpj"}]

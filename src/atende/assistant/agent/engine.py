@@ -76,6 +76,7 @@ from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, To
 from atende.assistant.tools.verification import ChallengePolicy, verified_document
 from atende.channels.types import TextContent
 from atende.connectors.port import ConnectorResolver
+from atende.kit.errors import AtendeError
 from atende.kit.logging import get_logger
 from atende.kit.masking import mask_text, mask_value
 from atende.kit.secrets import SecretBox
@@ -173,13 +174,21 @@ class AgentEngine:
         understanding = self._nlu.understand(turn.text[-2000:])
         if understanding.intent == "opt_out":
             return await self._fall_back(turn, _Attempt(config), "opt_out", started)
+        intent = understanding.intent
+        if intent not in ORDER_NUMBER_INTENTS and any(
+            entity.type == "order_id" for entity in understanding.entities
+        ):
+            # "#5002", "pedido n° 5101": the classifier may read an order (or a "no") in so few
+            # words, but an order's number asks about that order (as the offline engine reads it).
+            intent = "order_status"
         specialist = route(
-            understanding.intent,
+            intent,
             turn.state.get("specialist"),
             understanding.confidence,
             choosing=_answers_options(turn.state, turn.text),
+            several=turn.text.count("?") >= 2,
         )
-        attempt = _Attempt(config, specialist=specialist, intent=understanding.intent)
+        attempt = _Attempt(config, specialist=specialist, intent=intent)
         try:
             async with asyncio.timeout(config.turn_budget_seconds):
                 actions = await _AgentTurn(self, turn, profile, attempt).run()
@@ -316,6 +325,10 @@ class _AgentTurn:
                 for call, output in zip(calls, outputs, strict=True)
             ]
             if self.handoff is not None:
+                # What the model said with the handoff ("Não consegui confirmar seus dados.")
+                # goes before the handoff notice, checked like any answer.
+                if (message.content or "").strip():
+                    answer = self._checked(message.content)
                 break
         return self._actions(user, answer)
 
@@ -540,6 +553,10 @@ class _AgentTurn:
                 raise Fallback("erp_unavailable") from None
             records.append(ToolCallRecord(name, masked, False, error.code))
             return json.dumps({"error": error.code, "message": self.hide(error.message)})
+        except AtendeError:
+            # No ERP configured, or one configured wrong (the admins were told): the offline
+            # engine says so to the customer and offers a person.
+            raise Fallback("erp_misconfigured") from None
         self.results.append(result)
         records.append(ToolCallRecord(name, masked, True, _summary(result)))
         self._remember_fact(name, result)
@@ -582,7 +599,8 @@ class _AgentTurn:
     def _actions(self, user: str, answer: str | None) -> list[Action]:
         actions: list[Action] = []
         if self.handoff is not None:
-            text = self.replies.handoff(self.turn.now)
+            notice = self.replies.handoff(self.turn.now)
+            text = f"{answer} {notice}" if answer else notice
             actions += [Say(TextContent(text)), Handoff(f"llm: {self.handoff[:150]}")]
         else:
             assert answer is not None
@@ -617,6 +635,10 @@ class _AgentTurn:
         return actions
 
 
+#: Intents an order number may come with; with any other, the number is the request itself.
+ORDER_NUMBER_INTENTS = frozenset(
+    {"order_status", "delivery_tracking", "invoice_copy", "open_invoices", "human_handoff"}
+)
 #: A numbered option in an answer ("1. R$ 184,85, venceu em…").
 _OPTION = re.compile(r"^\s*\d{1,2}[.)]\s", re.MULTILINE)
 #: Words of a message that may be a pick among options ("2", "o de 189,35", "a segunda").

@@ -67,12 +67,19 @@ ROUTE_CONFIDENCE = 0.5
 
 
 def route(
-    intent: str, current: str | None, confidence: float = 1.0, *, choosing: bool = False
+    intent: str,
+    current: str | None,
+    confidence: float = 1.0,
+    *,
+    choosing: bool = False,
+    several: bool = False,
 ) -> str:
     # A short answer to the numbered options the assistant just offered ("2", "o de 189,35")
     # has no topic of its own, whatever the classifier reads in it ("2" looks like a quantity:
     # place_order, and sales cannot send a boleto): the concierge, with every tool, serves it.
-    if choosing:
+    # So does a turn with several questions ("tem CAM-001? e qual o horário?"): the classifier
+    # names one topic, and that specialist lacks the tools of the others.
+    if choosing or several:
         return "concierge"
     # Unsure first: an unsure "no topic of its own" is often a topic the classifier missed
     # ("quanto custa a toalha?" read as out of scope), which the session's specialist may

@@ -338,7 +338,7 @@ class _Conversation:
         if awaiting == "order_confirm" and nlu.intent in {"affirm", "deny"}:
             await self._confirm_order(nlu.intent == "affirm")
             return
-        if awaiting in ORDER_AWAITING and await self._order_answer(nlu, str(awaiting)):
+        if awaiting in _ORDER_QUESTIONS and await self._order_answer(nlu, str(awaiting)):
             return
         document = _entity(nlu, "cpf", "cnpj")
         if nlu.intent in NEEDS_CUSTOMER:
@@ -643,8 +643,10 @@ class _Conversation:
             self.state["order_id"] = order_id
         else:
             self.state.pop("order_id", None)
-        ordering = self.state.get("awaiting") in ORDER_AWAITING
-        if nlu.intent != "place_order" or not ordering:
+        # While the order is being built, a product adds to it; once its summary is shown, a
+        # new request for products starts another order (the customer restated it).
+        building = self.state.get("awaiting") in _ORDER_QUESTIONS
+        if nlu.intent != "place_order" or not building:
             self._end_order()
         if nlu.intent == "place_order":
             self._add_order_lines(requested_lines(self.turn.text))
@@ -862,6 +864,8 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"
 VOICE_TYPES = frozenset({"audio", "voice"})
 #: The memory a kept step needs to run again, possibly after its session ended.
 _RESUME_KEYS = frozenset({"goal", "order_id", *ORDER_SLOTS, "verified", "verification_pending"})
+#: The order flow's questions before its summary ("qual produto?", "qual delas?", "quantas?").
+_ORDER_QUESTIONS = ORDER_AWAITING - {"order_confirm"}
 _ASK_PRODUCT = "Qual produto e quantas unidades você quer? Pode mandar o nome ou o código."
 #: Requests that end an order under way when they come instead of an answer to its question.
 _OTHER_REQUESTS = frozenset({"business_info", "greeting", "thanks", "goodbye", "opt_out"})

@@ -27,396 +27,48 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from atende.assistant.dialogue.choice import ChoiceStatus, choose
 from atende.assistant.dialogue.replies import (
     DEFAULTS,
     order_text,
     orders_text,
     second_copy_intro,
     titulo_line,
+    titulos_heading,
 )
 from atende.assistant.tools.models import OrderView, ProductView, SecondCopyView, TituloView
 from atende.brazil.money import format_brl
-from atende.devtools.fake_llm.server import ChatRequest, Step, ToolCall, _content_text, _tool_name
+from atende.brazil.plural import count_of
+from atende.devtools.fake_llm.orders import order_active, order_step
+from atende.devtools.fake_llm.reading import (
+    BACK,
+    BYE,
+    CANCEL,
+    DOCUMENT,
+    GREETS,
+    HANDOFF,
+    NO,
+    ORDER_ID,
+    PERSONAL,
+    SKU,
+    THANKS,
+    YES,
+    Reading,
+    Result,
+    folded,
+    goal_of,
+    product_words,
+    read,
+    topic_of,
+)
+from atende.devtools.fake_llm.server import ChatRequest, Step, ToolCall
 
 M = TypeVar("M", bound=BaseModel)
-
-# -- reading a request --------------------------------------------------------------------------
-
-
-def _plain(text: str) -> str:
-    """Lower case without accents: "Cadê o boleto?" → "cade o boleto?"."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    """A tool called in this turn, with its result (``{"error": …}`` when it failed)."""
-
-    name: str
-    arguments: dict[str, Any]
-    value: dict[str, Any]
-
-    @property
-    def error(self) -> str | None:
-        error = self.value.get("error")
-        return str(error) if error is not None else None
-
-    @property
-    def status(self) -> str | None:
-        status = self.value.get("status")
-        return str(status) if status is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class _Option:
-    number: int
-    line: str
-    #: The titulo id or SKU, written at the end of the line in parentheses.
-    key: str
-
-
-@dataclass(frozen=True)
-class _Reading:
-    """What one request says, as the stand-in needs it."""
-
-    #: The customer's message of this turn (a burst of fragments arrives as one).
-    text: str
-    #: Earlier customer messages, newest first.
-    earlier: tuple[str, ...]
-    #: The assistant's previous answer (what it asked), plain.
-    asked: str
-    options: tuple[_Option, ...]
-    results: tuple[_Result, ...]
-    tools: Mapping[str, dict[str, Any]]
-    #: Verified in an earlier turn (the profile in the system prompt).
-    verified_before: bool
-    #: Order summaries shown (``prepare_order``), oldest first.
-    summaries: tuple[str, ...]
-    assistant: str
-    business: str
-
-    @property
-    def plain(self) -> str:
-        return _plain(self.text)
-
-    @property
-    def verified(self) -> bool:
-        return self.verified_before or any(
-            r.status == "verified" and r.name in ("identify_customer", "answer_challenge")
-            for r in self.results
-        )
-
-    def offers(self, name: str) -> bool:
-        return name in self.tools
-
-    def called(self, name: str, arguments: Mapping[str, Any]) -> bool:
-        return any(r.name == name and r.arguments == dict(arguments) for r in self.results)
-
-
-_OPTION = re.compile(r"^\s*(\d{1,2})[.)]\s+(.*?)\s*\(([^()\s]+)\)\s*$", re.MULTILINE)
-_NAMES = re.compile(r"Você é (?P<assistant>[^,\n]+), assistente virtual da (?P<business>[^,\n]+),")
-
-
-def _read(request: ChatRequest) -> _Reading:
-    messages = request.messages
-    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
-    current = users[-1] if users else len(messages)
-    text = _content_text(messages[current].get("content")) if users else ""
-    earlier = tuple(_content_text(messages[i].get("content")) for i in reversed(users[:-1]))
-    asked = next(
-        (
-            _content_text(m.get("content"))
-            for m in reversed(messages[:current])
-            if m.get("role") == "assistant" and _content_text(m.get("content"))
-        ),
-        "",
-    )
-    options = tuple(
-        _Option(int(match[1]), _plain(match[2]), match[3]) for match in _OPTION.finditer(asked)
-    )
-    calls: dict[str, tuple[str, dict[str, Any]]] = {}
-    results: list[_Result] = []
-    for message in messages[current + 1 :]:
-        for call in message.get("tool_calls") or []:
-            function = (call.get("function") if isinstance(call, dict) else None) or {}
-            calls[str(call.get("id"))] = (
-                str(function.get("name", "")),
-                _json_object(function.get("arguments")),
-            )
-        if message.get("role") == "tool":
-            name, arguments = calls.get(str(message.get("tool_call_id")), ("", {}))
-            value = _json_object(_content_text(message.get("content")))
-            results.append(_Result(name, arguments, value))
-    system = request.system_prompt
-    names = _NAMES.search(system)
-    return _Reading(
-        text=text,
-        earlier=earlier,
-        asked=_plain(asked),
-        options=options,
-        results=tuple(results),
-        tools={_tool_name(tool): tool for tool in request.tools},
-        verified_before=re.search(r"(?<!ainda não )identificado nesta sessão", system) is not None,
-        summaries=tuple(re.findall(r"resumo de pedido (\S+) mostrado", system)),
-        assistant=names["assistant"] if names else "Ana",
-        business=names["business"] if names else "nossa empresa",
-    )
-
-
-def _json_object(raw: Any) -> dict[str, Any]:
-    try:
-        value = json.loads(raw) if isinstance(raw, str) and raw.strip() else {}
-    except ValueError:
-        return {"error": "not_json"}
-    return value if isinstance(value, dict) else {"value": value}
-
-
-# -- understanding the customer's words ---------------------------------------------------------
-
-_DOCUMENT = re.compile(
-    r"\[(?:CPF|CNPJ)_\d+\]"
-    r"|\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"
-    r"|\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b"
-)
-_SKU = re.compile(r"\b([A-Z]{2,5}-\d{2,5})\b")
-_ORDER_ID = re.compile(r"\b(PED-?\d{3,10}|#?\d{4,10})\b", re.IGNORECASE)
-_NUMBER_WORDS = {
-    "um": 1,
-    "uma": 1,
-    "dois": 2,
-    "duas": 2,
-    "tres": 3,
-    "quatro": 4,
-    "cinco": 5,
-    "seis": 6,
-    "sete": 7,
-    "oito": 8,
-    "nove": 9,
-    "dez": 10,
-    "meia duzia": 6,
-    "uma duzia": 12,
-}
-_QUANTITY = r"(?P<n>\d{1,3}|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
-_UNITS = (
-    r"(?:x\s*|unidades?\s+|pacotes?\s+|caixas?\s+|pecas?\s+|kits?\s+|pares?\s+)?"
-    r"(?:de |do |da |dos |das )?"
-)
-_SKU_ITEM = re.compile(
-    r"(?:\b" + _QUANTITY + r"\s*" + _UNITS + r")?\b(?P<sku>[a-z]{2,5}-\d{2,5})\b"
-)
-_NAME_ITEM = re.compile(r"\b" + _QUANTITY + r"\s+" + _UNITS + r"(?P<name>[a-z][a-z ]{2,60})")
-
-
-def _says(*words: str) -> re.Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(words) + r")\b")
-
-
-_HANDOFF = _says("atendente", "humano", "humana", "pessoa de verdade", "falar com alguem")
-_BACK = re.compile(r"\W*(?:voltar|volta|volte)\W*")
-_CANCEL = re.compile(r"\W*(?:cancelar|cancela|cancele|esquece|deixa pra la|desisto)\W*")
-_GREETS = re.compile(r"^\W*(?:oi+e?|ola|bom dia|boa tarde|boa noite|e ai|eae|opa|hey)\b")
-_THANKS = _says("obrigad[oa]s?", "valeu", "agradeco")
-_BYE = _says("tchau", "ate mais", "ate logo", "falou")
-_YES = _says(
-    "sim", "s", "pode", "confirmo", "confirma", "confirmar", "isso", "ok", "claro", "fechado"
-)
-_NO = _says("nao", "n", "negativo", "cancela", "cancelar")
-#: What the customer wants, in the order the words are tried. Buying comes before the order
-#: topics ("fazer um pedido" is not a status question).
-_TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "buy",
-        re.compile(
-            r"\b(?:comprar|compro|pedir|encomendar|fazer (?:um )?pedido|novo pedido)\b"
-            r"|\b(?:quero|queria|vou querer|manda|me ve)\s+" + _QUANTITY + r"\b\s*\S"
-        ),
-    ),
-    (
-        "titulos",
-        _says(
-            "boletos?",
-            r"2a via",
-            r"2 via",
-            "segunda via",
-            "faturas?",
-            "titulos?",
-            "em aberto",
-            "devo",
-            "debitos?",
-            "cobrancas?",
-        ),
-    ),
-    ("tracking", _says(r"rastre\w*", "encomenda", "chegou", "chega", "cade", "entrega")),
-    ("history", _says("meus pedidos", "pedidos", "historico", "minhas compras", "compras")),
-    ("order", re.compile(r"\b(?:pedido|situacao|status)\b|\bped-?\d+")),
-    (
-        "stock",
-        re.compile(
-            r"\b(?:estoque|tem|tinha|tiver|preco|precos|custa|custam|valor|disponive(?:l|is))\b"
-            r"|\b[a-z]{2,5}-\d{2,5}\b"
-        ),
-    ),
-)
-#: Topics about the customer's own records: they need an identified customer.
-_PERSONAL = frozenset({"buy", "titulos", "tracking", "history", "order"})
-_TOOL_OF = {
-    "titulos": "list_open_titulos",
-    "tracking": "delivery_tracking",
-    "history": "recent_orders",
-    "order": "order_status",
-    "buy": "prepare_order",
-    "stock": "stock_and_price",
-}
-#: Words that are not a product's name ("quero 3 pacotes do café moído" searches "cafe moido").
-_FILLER = _says(
-    "tem",
-    "tinha",
-    "voces",
-    "vcs",
-    "vc",
-    "voce",
-    "estoque",
-    "disponivel",
-    "disponiveis",
-    "ainda",
-    "quanto",
-    "custa",
-    "custam",
-    "preco",
-    "valor",
-    "o",
-    "a",
-    "os",
-    "as",
-    "e",
-    "de",
-    "do",
-    "da",
-    "dos",
-    "das",
-    "um",
-    "uma",
-    "no",
-    "na",
-    "ai",
-    "pra",
-    "para",
-    "gostaria",
-    "saber",
-    "se",
-    "queria",
-    "quero",
-    "vou",
-    "querer",
-    "ver",
-    "comprar",
-    "pedir",
-    "encomendar",
-    "fazer",
-    "pedido",
-    "mais",
-    "me",
-    "manda",
-    "por favor",
-    "favor",
-    "pfv",
-    "pf",
-    "unidades?",
-    "pacotes?",
-    "caixas?",
-    "pecas?",
-    "kits?",
-    "pares?",
-    "qual",
-    "quais",
-    "sim",
-    "oi",
-    "ola",
-    "bom dia",
-    "boa tarde",
-    "boa noite",
-    *_NUMBER_WORDS,
-)
-
-
-def _topic(plain: str) -> str | None:
-    return next((name for name, words in _TOPICS if words.search(plain)), None)
-
-
-def _topics_of(reading: _Reading) -> Iterator[str]:
-    """The customer's topic: this message's, else the nearest earlier message's (a CPF or a
-    birth date answers a question asked for an earlier request)."""
-    for text in (reading.text, *reading.earlier):
-        topic = _topic(_plain(_DOCUMENT.sub(" ", text)))
-        if topic is not None:
-            yield topic
-
-
-def _goal(reading: _Reading) -> str | None:
-    """The request about the customer's own records that this turn serves: this message's, or,
-    when this message has no topic of its own (a CPF, a birth date), the nearest earlier one's."""
-    topic = next(_topics_of(reading), None)
-    return topic if topic in _PERSONAL else None
-
-
-def _quantity(word: str | None) -> int:
-    if not word:
-        return 1
-    return int(word) if word.isdigit() else _NUMBER_WORDS.get(word, 1)
-
-
-def _product_words(plain: str) -> str:
-    words = _FILLER.sub(" ", re.sub(r"[^\w\s-]|\b\d+\b", " ", plain))
-    # Plurals as a model would write a search ("canecas" → "caneca").
-    return " ".join(w[:-1] if len(w) > 4 and w.endswith("s") else w for w in words.split())
-
-
-@dataclass(frozen=True, slots=True)
-class _Wanted:
-    """What a customer asks to buy: SKUs with quantities, or a product's name."""
-
-    items: tuple[tuple[str, int], ...] = ()
-    name: str = ""
-    quantity: int = 1
-
-
-def _wanted(text: str) -> _Wanted:
-    plain = _plain(_DOCUMENT.sub(" ", text))
-    items = tuple(
-        (match["sku"].upper(), _quantity(match["n"])) for match in _SKU_ITEM.finditer(plain)
-    )
-    if items:
-        return _Wanted(items=items)
-    named = _NAME_ITEM.search(plain)
-    quantity = _quantity(named["n"]) if named else 1
-    return _Wanted(name=_product_words(plain), quantity=quantity)
-
-
-def _order_wanted(reading: _Reading) -> _Wanted:
-    """This message's products, else those of the message that started the order; a product
-    named alone ("CAF-002", "2") keeps the quantity asked there ("quero 3 café moído")."""
-    texts = (reading.text, *reading.earlier)
-    started = next(
-        (_wanted(text) for text in texts[1:] if _topic(_plain(_DOCUMENT.sub(" ", text))) == "buy"),
-        _Wanted(),
-    )
-    current = _wanted(reading.text)
-    if current.items:
-        if len(current.items) == 1 and not re.search(r"\d", _SKU.sub(" ", reading.text.upper())):
-            return _Wanted(items=((current.items[0][0], started.quantity),))
-        return current
-    if current.name and _topic(_plain(reading.text)) == "buy":
-        return current
-    return started
-
 
 # -- the stand-in -------------------------------------------------------------------------------
 
@@ -426,14 +78,11 @@ def demo_responder(request: ChatRequest) -> Step:
     routed = _route(request)
     if routed is not None:
         return routed
-    reading = _read(request)
+    reading = read(request)
     if not reading.tools or request.body.get("tool_choice") == "none":
         return Step(text=_greeting(reading))
     if reading.results:
-        follow = _follow_up(reading)
-        if follow is not None and not reading.called(follow.name, _arguments(follow)):
-            return Step(tool_calls=(follow,))
-        return Step(text=_answer(reading))
+        return _follow_up(reading) or Step(text=_answer(reading))
     return _first_step(reading)
 
 
@@ -441,7 +90,7 @@ def _arguments(call: ToolCall) -> Mapping[str, Any]:
     return call.arguments if isinstance(call.arguments, Mapping) else {}
 
 
-def _call(reading: _Reading, name: str, **arguments: Any) -> ToolCall | None:
+def _call(reading: Reading, name: str, **arguments: Any) -> ToolCall | None:
     return ToolCall(name, arguments) if reading.offers(name) else None
 
 
@@ -450,43 +99,45 @@ def _calls(*calls: ToolCall | None) -> Step | None:
     return Step(tool_calls=found) if found else None
 
 
-def _first_step(reading: _Reading) -> Step:
+def _first_step(reading: Reading) -> Step:
     """A customer message, before any tool of this turn."""
     plain = reading.plain.strip()
-    document = _DOCUMENT.search(reading.text)
-    topic = _topic(_plain(_DOCUMENT.sub(" ", reading.text)))
-    if _HANDOFF.search(plain) and reading.offers("handoff_to_human"):
+    document = DOCUMENT.search(reading.text)
+    topic = topic_of(folded(DOCUMENT.sub(" ", reading.text)))
+    if HANDOFF.search(plain) and reading.offers("handoff_to_human"):
         return Step(tool_calls=(ToolCall("handoff_to_human", {"reason": reading.text[:200]}),))
-    if _BACK.fullmatch(plain):
+    if BACK.fullmatch(plain):
         return Step(text=_back(reading))
-    if _CANCEL.fullmatch(plain):
+    if CANCEL.fullmatch(plain):
         return Step(text=DEFAULTS["cancelled"])
-    challenged = "para sua seguranca" in reading.asked or "tente de novo" in reading.asked
+    challenged = "para sua seguranca" in reading.asked or "tentativa" in reading.asked
     if challenged and document is None and (topic is None or re.search(r"\d", plain)):
         step = _calls(_call(reading, "answer_challenge", answer=reading.text[:100]))
         if step is not None:
             return step
-    if reading.options and document is None:
-        step = _choice(reading)
-        if step is not None:
-            return step
     if "posso confirmar" in reading.asked and topic is None:
-        if _YES.search(plain) and reading.summaries:
+        if YES.search(plain) and reading.summaries:
             step = _calls(_call(reading, "confirm_order", summary_id=reading.summaries[-1]))
             if step is not None:
                 return step
-        if _NO.search(plain):
+        if NO.search(plain):
             return Step(text="Pedido cancelado. Posso ajudar com mais alguma coisa?")
     if document is not None:
         step = _calls(_call(reading, "identify_customer", document=document.group(0)))
         if step is not None:
             return step
+    if order_active(reading):
+        step = order_step(reading)
+        if step is not None:
+            return _greet(reading, step)
+    if reading.options and document is None:
+        step = _choice(reading)
+        if step is not None:
+            return step
     burst = _burst(reading)
     if burst is not None:
         return burst
-    if "qual produto" in reading.asked and topic in (None, "stock"):
-        topic = "buy"
-    if topic is not None and topic in _PERSONAL:
+    if topic is not None and topic in PERSONAL:
         if not reading.verified:
             if reading.offers("identify_customer"):
                 return Step(text=_hello(reading, DEFAULTS["ask_document"]))
@@ -498,22 +149,59 @@ def _first_step(reading: _Reading) -> Step:
         step = _calls(*_stock_calls(reading))
         if step is not None:
             return step
+    mistyped = _mistyped(reading)
+    if mistyped is not None:
+        return Step(text=mistyped)
     if "cpf ou cnpj" in reading.asked and topic is None and re.search(r"\d{5}", plain):
         return Step(
             text="Não consegui identificar um CPF ou CNPJ na sua mensagem. Pode digitar só os "
             "números?"
         )
-    if _GREETS.match(plain) and topic is None and len(plain.split()) <= 4:
+    if GREETS.match(plain) and topic is None and len(plain.split()) <= 4:
         return Step(text=_greeting(reading))
-    if _THANKS.search(plain) and topic is None:
+    bare = " ".join(re.sub(r"[^\w\s]", " ", plain).split())
+    if (YES.fullmatch(bare) or NO.fullmatch(bare)) and topic is None:
+        # A yes or no to nothing pending.
+        return Step(
+            text="Como posso ajudar? Posso enviar *2ª via de boleto*, ver *pedidos* ou *estoque*."
+        )
+    if THANKS.search(plain) and topic is None:
         return Step(text=DEFAULTS["thanks"])
-    if _BYE.search(plain) and topic is None:
+    if BYE.search(plain) and topic is None:
         return Step(text=DEFAULTS["sign_off"])
     step = _calls(_call(reading, "answer_faq", question=reading.text[:300]))
     return step or Step(text=_not_understood(reading))
 
 
-def _goal_calls(reading: _Reading, topic: str, text: str | None = None) -> list[ToolCall | None]:
+_PHONE = re.compile(r"\[TELEFONE_\d+\]")
+_DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
+
+
+def _mistyped(reading: Reading) -> str | None:
+    """A number meant as the CPF that is not one: a phone (it reaches the model as a
+    [TELEFONE_1] placeholder) or a digit missing or too many."""
+    plain = reading.plain
+    called_document = re.search(r"\b(?:cpf|cnpj|documento|doc)\b", plain) is not None
+    asked_document = "cpf" in reading.asked or "cnpj" in reading.asked
+    if _PHONE.search(reading.text) and asked_document and not called_document:
+        return (
+            "Esse número parece um telefone. Para consultar, preciso do *CPF* (11 dígitos) ou "
+            "do *CNPJ* (14) do cadastro."
+        )
+    if not (asked_document or called_document):
+        return None
+    for match in _DIGIT_RUN.finditer(DOCUMENT.sub(" ", reading.text)):
+        digits = re.sub(r"\D", "", match.group())
+        if len(digits) in {11, 14} or not 9 <= len(digits) <= 16:
+            continue
+        return (
+            f"Esse número tem {count_of(len(digits), 'dígito')}, mas um CPF tem 11 e um "
+            "CNPJ, 14. Parece que faltou ou sobrou algum: pode conferir e mandar de novo?"
+        )
+    return None
+
+
+def _goal_calls(reading: Reading, topic: str, text: str | None = None) -> list[ToolCall | None]:
     """The tool calls that serve a request about the customer's own records (``text``: the
     part of the message that asks it)."""
     if topic == "titulos":
@@ -521,31 +209,28 @@ def _goal_calls(reading: _Reading, topic: str, text: str | None = None) -> list[
     if topic == "history":
         return [_call(reading, "recent_orders")]
     if topic in ("tracking", "order"):
-        found = _ORDER_ID.search(_DOCUMENT.sub(" ", reading.text if text is None else text))
+        found = ORDER_ID.search(DOCUMENT.sub(" ", reading.text if text is None else text))
         name = "delivery_tracking" if topic == "tracking" else "order_status"
         if found is not None:
             return [_call(reading, name, order_id=found.group(1).lstrip("#"))]
         return [_call(reading, name)]
-    wanted = _order_wanted(reading)
-    if wanted.items:
-        items = [{"sku": sku, "quantity": quantity} for sku, quantity in wanted.items]
-        return [_call(reading, "prepare_order", items=items)]
-    if wanted.name:
-        return [_call(reading, "stock_and_price", query=wanted.name[:100])]
-    return []
+    return []  # a new order: orders.py
 
 
-def _stock_calls(reading: _Reading, text: str | None = None) -> list[ToolCall | None]:
+def _stock_calls(reading: Reading, text: str | None = None) -> list[ToolCall | None]:
     """One lookup per product code asked about (a burst of questions gets them all), else one
     search by name (``text``: the part of the message that asks it)."""
     text = reading.text if text is None else text
-    skus = list(dict.fromkeys(match.upper() for match in _SKU.findall(text.upper())))
+    skus = list(dict.fromkeys(match.upper() for match in SKU.findall(text.upper())))
     if skus:
-        return [_call(reading, "stock_and_price", sku=sku) for sku in skus]
-    words = _product_words(_plain(text))
+        return [_call(reading, "stock_and_price", sku=sku) for sku in skus[:MAX_LOOKUPS]]
+    words = product_words(folded(text))
     return [_call(reading, "stock_and_price", query=words[:100])] if words else []
 
 
+#: Products looked up in one turn; the answer names the others, to be asked again (an answer
+#: longer than a WhatsApp message is a failure of the agent's).
+MAX_LOOKUPS = 8
 _CLAUSE = re.compile(r"[^?!\n;]+[?!\n;]*")
 
 
@@ -553,18 +238,18 @@ def _clauses(text: str) -> list[str]:
     return [c.strip() for c in _CLAUSE.findall(text) if len(c.strip(" ?!\n;")) > 2]
 
 
-def _burst(reading: _Reading) -> Step | None:
+def _burst(reading: Reading) -> Step | None:
     """Several requests in one turn ("tem CAM-001? e qual o horário? cadê meu pedido?"): one
     call for each, in parallel, answered in the order asked. Fragments of one request ("oi" /
     "queria saber" / "do meu pedido") are not a burst: a part without a topic counts only as a
     question of its own (a question mark and three words) for the FAQ."""
     calls: list[ToolCall | None] = []
     for clause in _clauses(reading.text):
-        plain = _plain(_DOCUMENT.sub(" ", clause))
-        topic = _topic(plain)
+        plain = folded(DOCUMENT.sub(" ", clause))
+        topic = topic_of(plain)
         if topic == "stock":
             calls += _stock_calls(reading, clause)
-        elif topic in _PERSONAL and topic != "buy" and reading.verified:
+        elif topic in PERSONAL and topic != "buy" and reading.verified:
             calls += _goal_calls(reading, topic, clause)
         elif topic is None and clause.endswith("?") and len(plain.split()) >= 3:
             calls.append(_call(reading, "answer_faq", question=clause[:300]))
@@ -574,104 +259,88 @@ def _burst(reading: _Reading) -> Step | None:
             (call.name, call.arguments) != (other.name, other.arguments) for other in found
         ):
             found.append(call)
+    lookups = [call for call in found if call.name == "stock_and_price"]
+    found = [call for call in found if call not in lookups[MAX_LOOKUPS:]]
     if len(found) < 2:
         return None
     return Step(tool_calls=tuple(found))
 
 
-def _choice(reading: _Reading) -> Step | None:
-    """A pick among the numbered options of the previous answer: by number ("2", "o 2", "a
-    segunda"), by id, by amount ("o de 189,35") or by the words of its line ("o que venceu")."""
-    chosen = _chosen(reading.options, reading.plain)
+def _choice(reading: Reading) -> Step | None:
+    """A pick among the numbered options of the previous answer, read as the offline engine
+    reads it (``dialogue/choice.py``: "2", "a segunda", "o de 189,35", "o que venceu", "o mais
+    antigo"). A pick that fits several boletos or none gets the list again, fetched again: what
+    the answer states must come from this turn's tools."""
+    choice = choose(reading.options, reading.text)
+    boletos = _boleto_list(reading)
+    chosen = choice.chosen
     if chosen is None:
-        return None
-    if "2a via" in reading.asked or "boleto" in reading.asked:
-        return _calls(_call(reading, "boleto_second_copy", titulo_id=chosen.key))
-    if not reading.verified:
-        return Step(text=DEFAULTS["ask_document"])
-    wanted = _order_wanted(reading)
-    quantity = wanted.items[0][1] if wanted.items else wanted.quantity
-    items = [{"sku": chosen.key, "quantity": quantity}]
-    return _calls(_call(reading, "prepare_order", items=items))
-
-
-_ORDINALS = {
-    "primeir": 1,
-    "segund": 2,
-    "terceir": 3,
-    "quart": 4,
-    "quint": 5,
-    "sext": 6,
-    "setim": 7,
-    "oitav": 8,
-    "non": 9,
-    "decim": 10,
-}
-_STOP = frozenset(
-    {"o", "a", "os", "as", "de", "do", "da", "que", "esse", "essa", "quero", "um", "e"}
-)
-
-
-def _chosen(options: Sequence[_Option], plain: str) -> _Option | None:
-    by_key = [o for o in options if o.key.lower() in plain]
-    if len(by_key) == 1:
-        return by_key[0]
-    number = re.fullmatch(r"\D{0,12}?\b(\d{1,2})\b\W*", plain)
-    if number is not None:
-        return next((o for o in options if o.number == int(number[1])), None)
-    for stem, value in _ORDINALS.items():
-        if re.search(rf"\b{stem}[oa]\b", plain):
-            return next((o for o in options if o.number == value), None)
-    if re.search(r"\bultim[oa]\b", plain) and options:
-        return options[-1]
-    amount = re.search(r"\d+(?:[.,]\d{2})", plain)
-    if amount is not None:
-        wanted = amount.group(0).replace(".", ",")
-        by_amount = [o for o in options if wanted in o.line]
-        if len(by_amount) == 1:
-            return by_amount[0]
-    words = [w for w in re.findall(r"[a-z]{3,}", plain) if w not in _STOP]
-    # Whole words first ("o que venceu" is not "vence em"), then stems ("o vencido").
-    for by_stem in (False, True):
-        scored = sorted(
-            ((_overlap(words, option.line, stem=by_stem), option) for option in options),
-            key=lambda pair: -pair[0],
+        return (
+            _calls(_call(reading, "list_open_titulos")) if boletos and _unclear(reading) else None
         )
-        if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-            return scored[0][1]
+    if boletos:
+        return _calls(_call(reading, "boleto_second_copy", titulo_id=chosen.id))
     return None
 
 
-def _overlap(words: Sequence[str], line: str, *, stem: bool) -> int:
-    patterns = (rf"\b{re.escape(w[:5] if stem else w)}" + ("" if stem else r"\b") for w in words)
-    return sum(1 for pattern in patterns if re.search(pattern, line))
+def _boleto_list(reading: Reading) -> bool:
+    return bool(reading.options) and ("boleto" in reading.asked or "2a via" in reading.asked)
 
 
-def _follow_up(reading: _Reading) -> ToolCall | None:
-    """The next tool of this turn, decided by the last result."""
+def _unclear(reading: Reading) -> bool:
+    """A pick that fits several options ("o de 184,85") or, short, none ("o 7")."""
+    choice = choose(reading.options, reading.text)
+    return choice.status is ChoiceStatus.ambiguous or (
+        choice.status is ChoiceStatus.unmatched and len(reading.text.split()) <= 5
+    )
+
+
+def _follow_up(reading: Reading) -> Step | None:
+    """The next tool call of this turn, decided by the last result."""
     last = reading.results[-1]
     if last.error:
         return None
-    if last.name == "identify_customer" and last.status == "locked":
-        return _call(reading, "handoff_to_human", reason="verificação bloqueada")
-    if last.name == "answer_challenge" and last.status == "locked":
-        return _call(reading, "handoff_to_human", reason="verificação não confirmada")
+    if last.status == "locked" and reading.offers("handoff_to_human"):
+        reason = {"reason": "verificação não confirmada"}
+        if reading.called("handoff_to_human", reason):
+            return None
+        # Said before the engine's own handoff notice.
+        return Step(
+            text="Não consegui confirmar seus dados.",
+            tool_calls=(ToolCall("handoff_to_human", reason),),
+        )
+    identified = last.status == "verified" and last.name in (
+        "identify_customer",
+        "answer_challenge",
+    )
+    if (identified or last.name == "stock_and_price") and order_active(reading):
+        step = order_step(reading)
+        if step is not None and not step.tool_calls:
+            confirmed = [_challenged(r) for r in reading.results if r.name == "answer_challenge"]
+            return Step(text=_hello(reading, "\n\n".join([*confirmed, str(step.text)])))
+        return step
+    call: ToolCall | None = None
     if last.status == "verified" and last.name in ("identify_customer", "answer_challenge"):
-        goal = _goal(reading)
-        calls = [call for call in _goal_calls(reading, goal) if call] if goal else []
-        return calls[0] if calls else None
-    if last.name == "list_open_titulos":
+        goal = goal_of(reading)
+        calls = [call for call in _goal_calls(reading, *goal) if call] if goal else []
+        call = calls[0] if calls else None
+    elif last.name == "list_open_titulos":
         titulos = last.value.get("titulos") or []
-        wants_copy = re.search(r"\b(?:2a via|2 via|segunda via|boleto)\b", _plain(reading.text))
-        if len(titulos) == 1 and wants_copy and "total" not in _plain(reading.text):
-            return _call(reading, "boleto_second_copy", titulo_id=str(titulos[0]["id"]))
-    if last.name == "stock_and_price" and _goal(reading) == "buy" and reading.verified:
-        products = last.value.get("products") or []
-        if len(products) == 1:
-            quantity = _order_wanted(reading).quantity
-            items = [{"sku": str(products[0]["sku"]), "quantity": quantity}]
-            return _call(reading, "prepare_order", items=items)
-    return None
+        if len(titulos) == 1 and _titulos_goal(reading) == "invoice_copy" and not reading.options:
+            call = _call(reading, "boleto_second_copy", titulo_id=str(titulos[0]["id"]))
+    if call is None or reading.called(call.name, _arguments(call)):
+        return None
+    return Step(tool_calls=(call,))
+
+
+def _titulos_goal(reading: Reading) -> str:
+    """What the boletos are listed for, in the offline engine's terms: to know what is owed
+    ("quanto eu devo no total?") or to choose one for its 2ª via."""
+    goal = goal_of(reading)
+    text = folded(goal[1]) if goal else reading.plain
+    owed = re.search(r"\b(?:quanto|total|devo|deve|debitos?|em aberto)\b", text)
+    copy = re.search(r"\b(?:2a|2|segunda) via\b", text)
+    return "open_invoices" if owed and not copy else "invoice_copy"
 
 
 # -- writing the answer -------------------------------------------------------------------------
@@ -682,15 +351,25 @@ def _model(model: type[M], value: Mapping[str, Any]) -> M:
     return model.model_validate({k: v for k, v in value.items() if k in model.model_fields})
 
 
-def _answer(reading: _Reading) -> str:
+def _answer(reading: Reading) -> str:
     paragraphs: list[str] = []
     for index, result in enumerate(reading.results):
         text = _paragraph(reading, result, last=index == len(reading.results) - 1)
         if text and text not in paragraphs:
             paragraphs.append(text)
+    looked_up = {
+        str(r.arguments.get("sku")) for r in reading.results if r.name == "stock_and_price"
+    }
+    skus = dict.fromkeys(match.upper() for match in SKU.findall(reading.text.upper()))
+    left = [sku for sku in skus if sku not in looked_up]
+    if left and len(looked_up) >= MAX_LOOKUPS:
+        paragraphs.append(
+            f"Por aqui respondo até {MAX_LOOKUPS} produtos por mensagem. Me mande de novo os "
+            f"outros: {', '.join(left)}."
+        )
     identifying = any(r.name in ("identify_customer", "answer_challenge") for r in reading.results)
     waiting = any(
-        _topic(_plain(_DOCUMENT.sub(" ", clause))) in _PERSONAL for clause in _clauses(reading.text)
+        topic_of(folded(DOCUMENT.sub(" ", clause))) in PERSONAL for clause in _clauses(reading.text)
     )
     if waiting and not identifying and not reading.verified and reading.offers("identify_customer"):
         # A burst that also asked about the customer's own records.
@@ -698,7 +377,7 @@ def _answer(reading: _Reading) -> str:
     return _hello(reading, "\n\n".join(paragraphs) or _not_understood(reading))
 
 
-def _paragraph(reading: _Reading, result: _Result, *, last: bool) -> str:
+def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
     value = result.value
     if result.error:
         message = value.get("message")
@@ -726,70 +405,88 @@ def _paragraph(reading: _Reading, result: _Result, *, last: bool) -> str:
             "Posso confirmar? (responda *sim* ou *não*)"
         )
     if result.name == "confirm_order":
-        total = format_brl(int(value.get("total_cents") or 0))
-        return (
-            f"Pronto, pedido registrado! ✅ Número do pedido: *{value.get('order_id')}*. "
-            f"Total: *{total}*."
-        )
+        # The ERP's own words, with the order's number once, in bold (as the offline engine).
+        order_id = str(value.get("order_id"))
+        message = str(value.get("message") or f"Pedido {order_id} registrado.")
+        if order_id in message:
+            return message.replace(order_id, f"*{order_id}*", 1) + " ✅"
+        return f"{message} Pedido *{order_id}*. ✅"
     if result.name == "answer_faq":
         if value.get("found"):
             return str(value["answer"])
-        return DEFAULTS["faq_missing"] if len(reading.results) > 1 else _not_understood(reading)
+        # A question to the business that the FAQ does not answer ("vcs vendem carro?") is
+        # told so, with a person offered; anything else was not understood.
+        asks_us = re.search(r"\b(?:vcs|voces|vc|voce|loja|empresa)\b", reading.plain)
+        if len(reading.results) > 1 or asks_us:
+            return DEFAULTS["faq_missing"]
+        return _not_understood(reading)
     return ""
 
 
-def _identified(result: _Result, *, last: bool) -> str:
+_DOCUMENT_PROBLEMS = {
+    "check_digits": "os dígitos verificadores não conferem",
+    "length": "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
+    "repeated_digits": "ele tem todos os dígitos iguais",
+    "characters": "ele tem caracteres que um CPF ou CNPJ não tem",
+}
+
+
+def _identified(result: Result, *, last: bool) -> str:
     status = result.status
     if status == "verified":
         return "Identificação confirmada. Como posso ajudar?" if last else ""
     if status == "challenge":
         return str(result.value.get("question") or "Para sua segurança, confirme um dado.")
     if status == "invalid_document":
-        problems = {
-            "check_digits": "os dígitos verificadores não conferem, parece que algum número "
-            "foi digitado errado",
-            "length": "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
-            "repeated_digits": "ele tem todos os dígitos iguais",
-            "characters": "ele tem caracteres que um CPF ou CNPJ não tem",
-        }
-        problem = problems.get(str(result.value.get("reason")), "não consegui ler o número")
-        return f"Esse documento parece inválido: {problem}. Pode conferir e enviar de novo?"
-    if status == "not_found":
+        # Most likely a typo: say so and ask again.
+        given = str(result.arguments.get("document", ""))
+        digits = re.sub(r"\D", "", given)
+        name = "CNPJ" if "CNPJ" in given or len(digits) == 14 else "CPF"
+        reason = str(result.value.get("reason"))
+        problem = _DOCUMENT_PROBLEMS.get(reason, "ele não passa na conferência dos dígitos")
         return (
-            "Não encontrei cadastro com esse documento. Confere o número? Se preferir, "
-            "responda *atendente*."
+            f"Esse {name} parece ter sido digitado com algum erro: {problem}. Pode conferir e "
+            "mandar de novo?"
         )
-    return "Não consegui confirmar seus dados agora. Responda *atendente* para falar com a equipe."
+    return "Não consegui confirmar seus dados."
 
 
-def _challenged(result: _Result) -> str:
+def _challenged(result: Result) -> str:
     status = result.status
     if status == "verified":
         return "Obrigada, identidade confirmada! ✅"
     if status == "wrong":
         left = int(result.value.get("attempts_left") or 0)
-        rest = "resta 1 tentativa" if left == 1 else f"restam {left} tentativas"
-        return f"Não confere com o cadastro. Tente de novo ({rest})."
+        rest = f"{'Resta' if left == 1 else 'Restam'} {count_of(left, 'tentativa')}."
+        return f"Não confere com o cadastro. Confira também se o CPF ou CNPJ está certo. {rest}"
     if status == "no_challenge":
         return DEFAULTS["ask_document"]
     return "Não consegui confirmar seus dados."
 
 
-def _titulos(reading: _Reading, value: Mapping[str, Any]) -> str:
+def _titulos(reading: Reading, value: Mapping[str, Any]) -> str:
     titulos = [_model(TituloView, t) for t in value.get("titulos") or []]
     if not titulos:
         return DEFAULTS["no_titulos"]
-    count = len(titulos)
-    lines = [f"{n}. {titulo_line(t)} ({t.id})" for n, t in enumerate(titulos, 1)]
-    total = ""
-    if count > 1 and re.search(r"\b(?:total|devo|quanto)\b", reading.plain):
-        total = f"\nTotal em aberto: *{format_brl(sum(t.amount_cents for t in titulos))}*"
-    header = (
-        f"Você tem {count} boleto(s) em aberto. De qual quer a 2ª via?"
-        if count > 1
-        else "Você tem 1 boleto em aberto. Quer a 2ª via?"
-    )
-    return header + "\n" + "\n".join(lines) + total + "\nResponda com o número."
+    numbered = [f"{n}. {titulo_line(t)} ({t.id})" for n, t in enumerate(titulos, 1)]
+    if _boleto_list(reading) and _unclear(reading):
+        # The list again, after a pick that fits several or none.
+        choice = choose(reading.options, reading.text)
+        ids = {option.id for option in choice.candidates}
+        shown = [line for t, line in zip(titulos, numbered, strict=True) if t.id in ids]
+        if choice.status is ChoiceStatus.ambiguous and shown:
+            heading = f"Encontrei {count_of(len(shown), 'boleto')} assim. Qual deles?"
+        else:
+            heading, shown = "Não achei esse boleto na lista. Qual deles você quer?", numbered
+        return heading + "\n" + "\n".join(shown) + "\nResponda com o número."
+    goal = _titulos_goal(reading)
+    if goal == "invoice_copy":
+        ending = "Responda com o número."
+    elif len(titulos) == 1:
+        ending = "Quer a 2ª via? Responda *1*."
+    else:
+        ending = "Quer a 2ª via de algum? Responda com o número."
+    return titulos_heading(titulos, goal) + "\n" + "\n".join(numbered) + "\n" + ending
 
 
 def _second_copy(copy: SecondCopyView) -> str:
@@ -801,19 +498,12 @@ def _second_copy(copy: SecondCopyView) -> str:
     return "\n\n".join(parts)
 
 
-def _products(reading: _Reading, value: Mapping[str, Any], *, last: bool) -> str:
+def _products(reading: Reading, value: Mapping[str, Any], *, last: bool) -> str:
     products = [_model(ProductView, p) for p in value.get("products") or []]
     if not products:
         return "Não encontrei esse produto no catálogo."
-    if _goal(reading) == "buy" and reading.verified:
-        if not last:
-            return ""  # the product was found: the order summary that follows says it all
-        if len(products) > 1:
-            lines = [
-                f"{n}. *{p.name}*: {format_brl(p.price_cents)} ({p.sku})"
-                for n, p in enumerate(products, 1)
-            ]
-            return "Encontrei estas opções. Qual delas você quer?\n" + "\n".join(lines)
+    if order_active(reading):
+        return ""  # a lookup for the order: the order's own question or summary says it
     return "\n".join(
         f"*{p.name}* ({p.sku}): {format_brl(p.price_cents)} • "
         + (f"{p.stock} em estoque" if p.available and p.stock > 0 else "sem estoque no momento")
@@ -821,14 +511,20 @@ def _products(reading: _Reading, value: Mapping[str, Any], *, last: bool) -> str
     )
 
 
-def _hello(reading: _Reading, text: str) -> str:
+def _greet(reading: Reading, step: Step) -> Step:
+    if step.tool_calls or step.text is None:
+        return step
+    return Step(text=_hello(reading, step.text))
+
+
+def _hello(reading: Reading, text: str) -> str:
     """Greet back first when the message greets and asks at once ("oi, quero a 2ª via")."""
-    if _GREETS.match(reading.plain) and not text.startswith("Olá"):
+    if GREETS.match(reading.plain) and not text.startswith("Olá"):
         return f"Olá! 👋 {text}"
     return text
 
 
-def _greeting(reading: _Reading) -> str:
+def _greeting(reading: Reading) -> str:
     return (
         f"Olá! 👋 Eu sou a {reading.assistant}, assistente virtual da {reading.business} "
         "(demonstração: quem responde é um simulador, não um modelo de IA). Posso te ajudar "
@@ -836,17 +532,17 @@ def _greeting(reading: _Reading) -> str:
     )
 
 
-def _not_understood(reading: _Reading) -> str:
+def _not_understood(reading: Reading) -> str:
     if "nao entendi" in reading.asked:
         return DEFAULTS["offer_human"]
     return DEFAULTS["not_understood"]
 
 
-def _back(reading: _Reading) -> str:
+def _back(reading: Reading) -> str:
     """``voltar``: one step back in what the previous answer asked."""
     if "posso confirmar" in reading.asked or "qual produto" in reading.asked:
         return "Tudo bem, voltando. Qual produto (código ou nome) e quantas unidades você quer?"
-    if "para sua seguranca" in reading.asked or "tente de novo" in reading.asked:
+    if "para sua seguranca" in reading.asked or "tentativa" in reading.asked:
         return "Tudo bem, voltando. " + DEFAULTS["ask_document"]
     if reading.options and not reading.verified:
         return "Tudo bem, voltando. " + DEFAULTS["ask_document"]
@@ -879,12 +575,12 @@ def _route(request: ChatRequest) -> Step | None:
         "json_object",
     )
     # An agent's own prompt may well say "especialista"; only a tool-less one is a router.
-    asks_router = "especialista" in _plain(request.system_prompt) and not request.tools
+    asks_router = "especialista" in folded(request.system_prompt) and not request.tools
     if not wants_json and not asks_router:
         return None
-    plain = _plain(request.last_user_text)
-    topic = _topic(plain)
-    intent = "handoff" if _HANDOFF.search(plain) else _ROUTE_OF_TOPIC.get(topic or "", "general")
+    plain = folded(request.last_user_text)
+    topic = topic_of(plain)
+    intent = "handoff" if HANDOFF.search(plain) else _ROUTE_OF_TOPIC.get(topic or "", "general")
     schema: dict[str, Any] = {}
     if isinstance(response_format, dict):
         schema = (response_format.get("json_schema") or {}).get("schema") or {}
@@ -898,7 +594,7 @@ def _route(request: ChatRequest) -> Step | None:
             values = [str(v) for v in spec["enum"]]
             hints = _ROUTE_HINTS[intent]
             answer[name] = next(
-                (v for v in values if any(h in _plain(v) for h in hints)), values[0]
+                (v for v in values if any(h in folded(v) for h in hints)), values[0]
             )
         elif kind == "string":
             answer[name] = intent
