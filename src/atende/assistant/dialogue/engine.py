@@ -4,7 +4,8 @@ business tools (which enforce who may see what), and answers with pt-BR template
 Session memory (``turn.state``) keys: ``turn`` (counter), ``goal`` (what the customer wants
 once identified), ``awaiting`` (document | challenge | titulo | order_confirm), ``options``
 (the list offered: títulos as :meth:`choice.Option.to_memory` dicts, bare ids in older memory;
-the order flow's products, see ``orders``), ``misunderstood``, plus what the tools keep (verification, order summary).
+the order flow's products, see ``orders``), ``misunderstood``, plus what the tools keep
+(verification, order summary).
 """
 
 from __future__ import annotations
