@@ -3,7 +3,9 @@ business tools (which enforce who may see what), and answers with pt-BR template
 
 Session memory (``turn.state``) keys: ``turn`` (counter), ``goal`` (what the customer wants
 once identified), ``awaiting`` (document | challenge | titulo | order_confirm), ``options``
-(títulos offered), ``misunderstood``, plus what the tools keep (verification, order summary).
+(the list offered: títulos as :meth:`choice.Option.to_memory` dicts, bare ids in older memory;
+the order flow's products, see ``orders``), ``misunderstood``, plus what the tools keep
+(verification, order summary).
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ from atende.assistant.dialogue.orders import (
     requested_lines,
 )
 from atende.assistant.dialogue.replies import (
+    PHONE_NOT_DOCUMENT,
     Replies,
+    challenge_wrong,
     format_date,
+    mistyped_document,
     option_line,
     order_text,
     orders_text,
@@ -38,6 +43,7 @@ from atende.assistant.dialogue.replies import (
     titulo_line,
     titulo_option,
     titulos_heading,
+    wrong_length,
 )
 from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu, Understanding
@@ -71,7 +77,7 @@ from atende.assistant.tools.models import (
 )
 from atende.assistant.tools.verification import ChallengePolicy
 from atende.assistant.voice import VOICE_FALLBACK_REPLY
-from atende.brazil.documents import DocumentKind, DocumentProblem, check_document
+from atende.brazil.documents import DocumentKind, check_document
 from atende.brazil.money import format_brl
 from atende.brazil.plural import count_of
 from atende.channels.types import (
@@ -102,17 +108,6 @@ NEEDS_CUSTOMER = frozenset(
 _DOCUMENT_WORDS = re.compile(r"\b(cpf|cnpj|documento|doc)\b")
 #: A run of digits with the punctuation documents and phones are written with.
 _DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
-_PHONE_NOT_DOCUMENT = (
-    "Esse número parece um telefone. Para consultar, preciso do *CPF* (11 dígitos) ou do *CNPJ* "
-    "(14) do cadastro."
-)
-_DOCUMENT_PROBLEMS = {
-    DocumentProblem.check_digits: "os dígitos verificadores não conferem",
-    DocumentProblem.length: "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
-    DocumentProblem.repeated_digits: "ele tem todos os dígitos iguais",
-    DocumentProblem.characters: "ele tem caracteres que um CPF ou CNPJ não tem",
-    DocumentProblem.empty: "não consegui ler o número",
-}
 _CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la|parar)\W*$")
 _GREETS = re.compile(r"^\W*(oi+e?|ola|bom dia|boa tarde|boa noite|e ai|eae|opa|hey)\b")
 _BACK = re.compile(r"^\s*(voltar|volta|menu|inicio)\W*$")
@@ -433,21 +428,18 @@ class _Conversation:
         called_document = bool(_DOCUMENT_WORDS.search(folded))
         for invalid in nlu.invalid_documents:
             if invalid.kind == "cpf" and not called_document and _is_phone(invalid.value):
-                return _PHONE_NOT_DOCUMENT if awaiting_document else None
+                return PHONE_NOT_DOCUMENT if awaiting_document else None
             kind = DocumentKind.cpf if invalid.kind == "cpf" else DocumentKind.cnpj
-            return _mistyped(kind, invalid.reason)
+            return mistyped_document(kind, invalid.reason)
         if not (awaiting_document or called_document):
             return None
         for match in _DIGIT_RUN.finditer(self.turn.text):
             digits = re.sub(r"\D", "", match.group())
             if not called_document and _is_phone(match.group()):
-                return _PHONE_NOT_DOCUMENT
+                return PHONE_NOT_DOCUMENT
             if len(digits) in {11, 14} or not 9 <= len(digits) <= 16:
                 continue
-            return (
-                f"Esse número tem {count_of(len(digits), 'dígito')}, mas um CPF tem 11 e um "
-                "CNPJ, 14. Parece que faltou ou sobrou algum: pode conferir e mandar de novo?"
-            )
+            return wrong_length(len(digits))
         return None
 
     async def _intent(self, nlu: Understanding) -> None:
@@ -520,7 +512,7 @@ class _Conversation:
             self.say(result.question or "Para sua segurança, confirme um dado do cadastro.")
         elif result.status == "invalid_document":
             self.state["awaiting"] = "document"
-            self.say(_mistyped(check_document(document).kind, result.reason))
+            self.say(mistyped_document(check_document(document).kind, result.reason))
         else:
             self.handoff("verification locked")
 
@@ -535,10 +527,7 @@ class _Conversation:
             await self._goal()
         elif result.status == "wrong":
             left = result.attempts_left
-            self.say(
-                "Não confere com o cadastro. Confira também se o CPF ou CNPJ está certo. "
-                f"{'Resta' if left == 1 else 'Restam'} {count_of(left, 'tentativa')}."
-            )
+            self.say(challenge_wrong(left))
         else:
             self.handoff(
                 "verification failed",
@@ -1018,23 +1007,6 @@ def _product_words(text: str) -> str | None:
     words = _PRODUCT_FILLER.sub(" ", re.sub(r"[^\w\s]", " ", unidecode(text).lower()))
     query = " ".join(words.split())
     return query or None
-
-
-def _mistyped(kind: DocumentKind | None, reason: str | None) -> str:
-    """A CPF or CNPJ that fails its checks: most likely a typo, so say so and ask again."""
-    name = (
-        {DocumentKind.cpf: "CPF", DocumentKind.cnpj: "CNPJ"}.get(kind, "número")
-        if kind
-        else "número"
-    )
-    try:
-        problem = _DOCUMENT_PROBLEMS[DocumentProblem(reason or "empty")]
-    except ValueError:
-        problem = "ele não passa na conferência dos dígitos"
-    return (
-        f"Esse {name} parece ter sido digitado com algum erro: {problem}. Pode conferir e "
-        "mandar de novo?"
-    )
 
 
 def _is_phone(text: str) -> bool:
