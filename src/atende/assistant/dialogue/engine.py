@@ -714,6 +714,10 @@ class _Conversation:
         """What a request for the customer's data carries into its flow; a request for
         something else ends the flow under way (its slots go with it)."""
         order_id = _entity(nlu, "order_id")
+        if order_id is None and nlu.intent in {"order_status", "delivery_tracking"}:
+            # "status do 5003": about an order, a bare number is its number.
+            bare = _BARE_ORDER_NUMBER.findall(self.turn.text)
+            order_id = bare[0] if len(bare) == 1 else None
         if order_id:
             self.state["order_id"] = order_id
         else:
@@ -985,6 +989,7 @@ def _stock_asks(text: str) -> list[tuple[str | None, str | None]]:
     return list(dict.fromkeys(asks))
 
 
+_BARE_ORDER_NUMBER = re.compile(r"(?<![\w.,/$#-])\d{3,12}(?![\w%]|[.,/:-]\d)")
 #: Session memory key of the requests kept for after the question left open.
 _KEPT_KEY = "kept_requests"
 
