@@ -342,7 +342,9 @@ class _Conversation:
         # "quero cancelar" during a step is the bare "cancelar"; "cancelar meu pedido" is too
         # while ordering, but not during a lookup (the order would seem cancelled).
         in_step = bool(self.state.get("awaiting") or self.state.get("goal"))
-        order_step = self.state.get("awaiting") in ORDER_AWAITING
+        order_step = (
+            self.state.get("awaiting") in ORDER_AWAITING or self.state.get("goal") == "place_order"
+        )
         if _CANCEL.match(text) or (
             cancelling and in_step and (order_step or not _ORDER_WORD.search(text))
         ):
