@@ -26,7 +26,7 @@ from atende.assistant.tools.models import (
 )
 from atende.assistant.tools.verification import Challenge, ChallengePolicy
 from atende.connectors.demo import DemoErp, seed_demo_erp
-from atende.connectors.port import ErpConnector
+from atende.connectors.port import ConnectorError, ErpConnector
 
 MARIA_CPF = "529.982.247-25"
 MARIA_PHONE = "+5511987654321"
@@ -333,3 +333,21 @@ async def test_that_a_number_that_is_not_the_customers_order_is_named_in_the_ans
         await tools.delivery_tracking(OrderQuery(order_id="5101"))
     assert missing.value.code == "not_found"
     assert missing.value.message.startswith("Não encontrei o pedido 5101 no seu cadastro.")
+
+
+class BrokenErp:
+    """An ERP that answers outside its contract (a connector's generic ConnectorError)."""
+
+    def __getattr__(self, name: str) -> Any:
+        async def broken(*args: Any, **kwargs: Any) -> Any:
+            raise ConnectorError("adapter answered 200 without a JSON body")
+
+        return broken
+
+
+async def test_that_an_erp_answering_outside_its_contract_is_a_tool_error_not_a_crash() -> None:
+    tools = tools_for(cast(ErpConnector, BrokenErp()), None)
+    with pytest.raises(ToolError) as raised:
+        await tools.stock(StockQuery(query="caneca"))
+    assert raised.value.code == "broken"
+    assert "atendente" in raised.value.message

@@ -497,3 +497,18 @@ def test_that_too_many_products_at_once_are_answered_in_part_saying_which_are_le
     assert calls == [("stock_and_price", {"sku": sku}) for sku in skus[:8]]
     assert all(f"({sku})" in answer for sku in skus[:8])
     assert answer.endswith("Me mande de novo os outros: CAM-009, CAM-010.")
+
+
+def test_that_the_document_again_while_choosing_keeps_the_list() -> None:
+    listed = text_of(
+        demo_responder(
+            request("quero a 2a via", verified=True, calls=(("list_open_titulos", {}, TITULOS),))
+        )
+    )
+    identified = ("identify_customer", {"document": "[CPF_1]"}, {"status": "verified"})
+    calls = (identified, ("list_open_titulos", {}, TITULOS))
+
+    answer = text_of(demo_responder(request("quero a 2a via", listed, "[CPF_1]", calls=calls)))
+
+    assert answer.startswith("Certo, identificação confirmada. De qual boleto você quer a 2ª via?")
+    assert "2. R$ 189,35, vence em 20/12/2026 (TIT-1002)" in answer

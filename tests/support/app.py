@@ -41,7 +41,7 @@ async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
         started.set()
 
     watcher = asyncio.create_task(watch())
-    await asyncio.wait({watcher, task}, return_when=asyncio.FIRST_COMPLETED, timeout=15)
+    await asyncio.wait({watcher, task}, return_when=asyncio.FIRST_COMPLETED, timeout=60)
     if not started.is_set():
         task.cancel()
         raise RuntimeError("the test server did not start")

@@ -3,7 +3,9 @@ business tools (which enforce who may see what), and answers with pt-BR template
 
 Session memory (``turn.state``) keys: ``turn`` (counter), ``goal`` (what the customer wants
 once identified), ``awaiting`` (document | challenge | titulo | order_confirm), ``options``
-(títulos offered), ``misunderstood``, plus what the tools keep (verification, order summary).
+(the list offered: títulos as :meth:`choice.Option.to_memory` dicts, bare ids in older memory;
+the order flow's products, see ``orders``), ``misunderstood``, plus what the tools keep
+(verification, order summary).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import phonenumbers
 from unidecode import unidecode
 
+from atende.assistant.dialogue.burst import split_requests
 from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choose
 from atende.assistant.dialogue.orders import (
     ORDER_AWAITING,
@@ -28,8 +31,11 @@ from atende.assistant.dialogue.orders import (
     requested_lines,
 )
 from atende.assistant.dialogue.replies import (
+    PHONE_NOT_DOCUMENT,
     Replies,
+    challenge_wrong,
     format_date,
+    mistyped_document,
     option_line,
     order_text,
     orders_text,
@@ -37,9 +43,11 @@ from atende.assistant.dialogue.replies import (
     titulo_line,
     titulo_option,
     titulos_heading,
+    wrong_length,
 )
 from atende.assistant.faq import FaqIndex
 from atende.assistant.nlu import Nlu, Understanding
+from atende.assistant.nlu.entities import extract
 from atende.assistant.port import (
     Action,
     AiRecord,
@@ -52,6 +60,7 @@ from atende.assistant.port import (
     Say,
     ToolCallRecord,
     Turn,
+    TurnMessage,
 )
 from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
 from atende.assistant.tools.models import (
@@ -68,7 +77,7 @@ from atende.assistant.tools.models import (
 )
 from atende.assistant.tools.verification import ChallengePolicy
 from atende.assistant.voice import VOICE_FALLBACK_REPLY
-from atende.brazil.documents import DocumentKind, DocumentProblem, check_document
+from atende.brazil.documents import DocumentKind, check_document
 from atende.brazil.money import format_brl
 from atende.brazil.plural import count_of
 from atende.channels.types import (
@@ -99,17 +108,6 @@ NEEDS_CUSTOMER = frozenset(
 _DOCUMENT_WORDS = re.compile(r"\b(cpf|cnpj|documento|doc)\b")
 #: A run of digits with the punctuation documents and phones are written with.
 _DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
-_PHONE_NOT_DOCUMENT = (
-    "Esse número parece um telefone. Para consultar, preciso do *CPF* (11 dígitos) ou do *CNPJ* "
-    "(14) do cadastro."
-)
-_DOCUMENT_PROBLEMS = {
-    DocumentProblem.check_digits: "os dígitos verificadores não conferem",
-    DocumentProblem.length: "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
-    DocumentProblem.repeated_digits: "ele tem todos os dígitos iguais",
-    DocumentProblem.characters: "ele tem caracteres que um CPF ou CNPJ não tem",
-    DocumentProblem.empty: "não consegui ler o número",
-}
 _CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la|parar)\W*$")
 # "quero cancelar", "cancela isso": cancelling something, which is not opting out of messages.
 _CANCEL_VERB = re.compile(r"\b(cancel(ar|a|e|em|o)?|cancelamento)\b")
@@ -227,14 +225,7 @@ class _Conversation:
                 intent = "voice_note"
                 self.say(VOICE_FALLBACK_REPLY)
             else:
-                # CPU-bound (a few ms): in a thread, so the event loop keeps acknowledging
-                # webhooks. A flood of long fragments is read from its end, where the latest
-                # request is.
-                understanding = await asyncio.to_thread(
-                    self.engine._nlu.understand, self.turn.text[-NLU_MAX_CHARS:]
-                )
-                intent = understanding.intent
-                await self._dispatch(understanding)
+                intent = await self._answer_turn()
                 if intent != "greeting" and _GREETS.match(unidecode(self.turn.text).lower()):
                     self._greet_first()
         except ToolError as error:
@@ -259,6 +250,69 @@ class _Conversation:
             )
         )
         self.actions.append(Remember(self.state))
+
+    # -- the requests of a turn ---------------------------------------------------------------
+
+    async def _answer_turn(self) -> str:
+        """Answer each request the turn carries, in the order asked (``dialogue/burst.py``),
+        then the requests kept from an earlier turn if nothing is left open. The intent of
+        the turn's first request is returned."""
+        whole = self.turn
+        # CPU-bound (a few ms a fragment): in a thread, so the event loop keeps acknowledging
+        # webhooks.
+        requests = await asyncio.to_thread(
+            split_requests,
+            whole.messages,
+            self.engine._nlu.understand,
+            answering=bool(self.state.get("awaiting")),
+        )
+        try:
+            if len(requests) > 1:
+                intent = await self._answer_requests(
+                    [(request.text, tuple(request.messages)) for request in requests]
+                )
+            else:
+                intent = await self._answer_one(whole.text, whole.messages)
+            kept = [str(text) for text in self.state.get(_KEPT_KEY) or []]
+            if kept and not self.state.get("awaiting") and not self._stopped():
+                self.state.pop(_KEPT_KEY, None)
+                await self._answer_requests([(text, _as_messages(text)) for text in kept])
+        finally:
+            self.turn = whole
+        return intent
+
+    async def _answer_one(self, text: str, messages: tuple[TurnMessage, ...]) -> str:
+        self.turn = dataclasses.replace(self.turn, text=text, messages=messages)
+        # A flood of long fragments is read from its end, where the latest request is.
+        understanding = await asyncio.to_thread(self.engine._nlu.understand, text[-NLU_MAX_CHARS:])
+        await self._dispatch(understanding)
+        return understanding.intent
+
+    async def _answer_requests(self, requests: list[tuple[str, tuple[TurnMessage, ...]]]) -> str:
+        """One request after the other; when one leaves a question open (a CPF, a choice),
+        the rest are kept for when it is done, and the customer is told so."""
+        first = ""
+        for index, (text, messages) in enumerate(requests):
+            try:
+                intent = await self._answer_one(text, messages)
+            except ToolError as error:
+                if error.code == "unavailable":
+                    raise
+                self.say(error.message)
+                intent = "error"
+            first = first or intent
+            rest = [later for later, _ in requests[index + 1 :]]
+            if not rest or self._stopped():
+                break
+            if self.state.get("awaiting"):
+                self.state[_KEPT_KEY] = rest
+                self.say(_kept_text(rest))
+                break
+        return first
+
+    def _stopped(self) -> bool:
+        """A person takes over, or the customer opted out: nothing more to answer."""
+        return any(isinstance(action, Handoff | OptOut) for action in self.actions)
 
     def _greet_first(self) -> None:
         """ "Oi, quero a 2ª via": answer the request, greeting back in its first message."""
@@ -349,7 +403,7 @@ class _Conversation:
             cancelling and in_step and (order_step or not _ORDER_WORD.search(text))
         ):
             # Every slot of every flow: one left behind would answer the next request.
-            for key in ("awaiting", "goal", "options", "order_id", *ORDER_SLOTS):
+            for key in ("awaiting", "goal", "options", "order_id", _KEPT_KEY, *ORDER_SLOTS):
                 self.state.pop(key, None)
             self.actions.append(DropDeferred())
             self.say(self.replies.text("cancelled"))
@@ -418,21 +472,18 @@ class _Conversation:
         called_document = bool(_DOCUMENT_WORDS.search(folded))
         for invalid in nlu.invalid_documents:
             if invalid.kind == "cpf" and not called_document and _is_phone(invalid.value):
-                return _PHONE_NOT_DOCUMENT if awaiting_document else None
+                return PHONE_NOT_DOCUMENT if awaiting_document else None
             kind = DocumentKind.cpf if invalid.kind == "cpf" else DocumentKind.cnpj
-            return _mistyped(kind, invalid.reason)
+            return mistyped_document(kind, invalid.reason)
         if not (awaiting_document or called_document):
             return None
         for match in _DIGIT_RUN.finditer(self.turn.text):
             digits = re.sub(r"\D", "", match.group())
             if not called_document and _is_phone(match.group()):
-                return _PHONE_NOT_DOCUMENT
+                return PHONE_NOT_DOCUMENT
             if len(digits) in {11, 14} or not 9 <= len(digits) <= 16:
                 continue
-            return (
-                f"Esse número tem {count_of(len(digits), 'dígito')}, mas um CPF tem 11 e um "
-                "CNPJ, 14. Parece que faltou ou sobrou algum: pode conferir e mandar de novo?"
-            )
+            return wrong_length(len(digits))
         return None
 
     async def _intent(self, nlu: Understanding) -> None:
@@ -505,7 +556,7 @@ class _Conversation:
             self.say(result.question or "Para sua segurança, confirme um dado do cadastro.")
         elif result.status == "invalid_document":
             self.state["awaiting"] = "document"
-            self.say(_mistyped(check_document(document).kind, result.reason))
+            self.say(mistyped_document(check_document(document).kind, result.reason))
         else:
             self.handoff("verification locked")
 
@@ -520,10 +571,7 @@ class _Conversation:
             await self._goal()
         elif result.status == "wrong":
             left = result.attempts_left
-            self.say(
-                "Não confere com o cadastro. Confira também se o CPF ou CNPJ está certo. "
-                f"{'Resta' if left == 1 else 'Restam'} {count_of(left, 'tentativa')}."
-            )
+            self.say(challenge_wrong(left))
         else:
             self.handoff(
                 "verification failed",
@@ -661,12 +709,32 @@ class _Conversation:
     # -- stock and orders ------------------------------------------------------------------
 
     async def _stock(self, nlu: Understanding) -> None:
-        sku = _entity(nlu, "sku")
-        query = None if sku else _product_words(self.turn.text)
-        if not sku and not query:
+        asks = _stock_asks(self.turn.text)
+        if not asks:
             self.say("Qual produto você procura? Pode mandar o nome ou o código.")
-            return
-        await self._stock_lookup(sku, query)
+        elif len(asks) == 1:
+            await self._stock_lookup(*asks[0])
+        else:
+            await self._stock_many(asks)
+
+    async def _stock_many(self, asks: list[tuple[str | None, str | None]]) -> None:
+        """Several products in one request ("tem CAM-001, CAM-002 e CAF-001?", or one a line):
+        one line each, in the order asked, in one reply (the outbox splits it at WhatsApp's
+        4096 characters, between lines)."""
+        tools = await self.tools()
+        self.tools_called.append("stock")
+        lines: list[str] = []
+        for sku, query in asks:
+            try:
+                products = (await tools.stock(StockQuery(sku=sku, query=query))).products
+            except ToolError as error:
+                if error.code != "not_found":
+                    raise
+                products = []
+            if not products:
+                lines.append(f"{sku or query}: não encontrei no catálogo.")
+            lines += [_stock_line(product) for product in products]
+        self.say("\n".join(lines))
 
     async def _stock_lookup(self, sku: str | None, query: str | None) -> None:
         tools = await self.tools()
@@ -676,12 +744,7 @@ class _Conversation:
         if not products:
             self.say("Não encontrei esse produto no catálogo.")
             return
-        lines = [
-            f"*{p.name}* ({p.sku}): {format_brl(p.price_cents)} • "
-            + (f"{p.stock} em estoque" if p.available else "sem estoque no momento")
-            for p in products
-        ]
-        self.say("\n".join(lines))
+        self.say("\n".join(_stock_line(p) for p in products))
 
     def _end_order(self) -> None:
         """The order flow is over (placed, refused, cancelled, replaced): none of its slots may
@@ -722,8 +785,11 @@ class _Conversation:
     async def _order_answer(self, nlu: Understanding, awaiting: str) -> bool:
         """The customer's answer to a question of the order flow; False when the message is
         another request (which then replaces the order)."""
-        other_request = nlu.intent in NEEDS_CUSTOMER - {"place_order"} or (
-            nlu.intent in _OTHER_REQUESTS
+        other_request = (
+            nlu.intent in NEEDS_CUSTOMER - {"place_order"}
+            or nlu.intent in _OTHER_REQUESTS
+            # A CPF sent meanwhile identifies the customer; the question is asked again after.
+            or _entity(nlu, "cpf", "cnpj") is not None
         )
         if nlu.intent in {"affirm", "deny"} and not _entity(nlu, "sku", "quantity"):
             lines = []  # "sim", "ok": no product in it
@@ -828,7 +894,10 @@ class _Conversation:
                 self.state["order_line"] = {
                     "query": line.query,
                     "quantity": line.quantity,
-                    "options": [{"sku": p.sku, "name": p.name} for p in available],
+                    "options": [
+                        {"sku": p.sku, "name": p.name, "price_cents": p.price_cents}
+                        for p in available
+                    ],
                 }
                 self.state["awaiting"] = "order_choice"
                 self._offer_products(str(line.query), available)
@@ -942,27 +1011,47 @@ _PRODUCT_FILLER = re.compile(
 )
 
 
+def _stock_line(product: ProductView) -> str:
+    return f"*{product.name}* ({product.sku}): {format_brl(product.price_cents)} • " + (
+        f"{product.stock} em estoque" if product.available else "sem estoque no momento"
+    )
+
+
+def _stock_asks(text: str) -> list[tuple[str | None, str | None]]:
+    """The products a stock question asks about, in order: every code, or, on a line without
+    one, the words that may name a product."""
+    asks: list[tuple[str | None, str | None]] = []
+    for line in text.splitlines():
+        skus = [entity.value for entity in extract(line).entities if entity.type == "sku"]
+        if skus:
+            asks += [(sku, None) for sku in dict.fromkeys(skus)]
+        elif query := _product_words(line):
+            asks.append((None, query))
+    return asks
+
+
+#: Session memory key of the requests kept for after the question left open.
+_KEPT_KEY = "kept_requests"
+
+
+def _kept_text(kept: list[str]) -> str:
+    if len(kept) == 1:
+        quoted = kept[0] if len(kept[0]) <= 80 else kept[0][:77] + "..."
+        return f"Vamos por partes: depois disso eu respondo também “{quoted}”."
+    return (
+        f"Vamos por partes: anotei as outras {len(kept)} perguntas e respondo na ordem, "
+        "assim que terminarmos esta."
+    )
+
+
+def _as_messages(text: str) -> tuple[TurnMessage, ...]:
+    return (TurnMessage("text", text, {"body": text}),)
+
+
 def _product_words(text: str) -> str | None:
     words = _PRODUCT_FILLER.sub(" ", re.sub(r"[^\w\s]", " ", unidecode(text).lower()))
     query = " ".join(words.split())
     return query or None
-
-
-def _mistyped(kind: DocumentKind | None, reason: str | None) -> str:
-    """A CPF or CNPJ that fails its checks: most likely a typo, so say so and ask again."""
-    name = (
-        {DocumentKind.cpf: "CPF", DocumentKind.cnpj: "CNPJ"}.get(kind, "número")
-        if kind
-        else "número"
-    )
-    try:
-        problem = _DOCUMENT_PROBLEMS[DocumentProblem(reason or "empty")]
-    except ValueError:
-        problem = "ele não passa na conferência dos dígitos"
-    return (
-        f"Esse {name} parece ter sido digitado com algum erro: {problem}. Pode conferir e "
-        "mandar de novo?"
-    )
 
 
 def _is_phone(text: str) -> bool:

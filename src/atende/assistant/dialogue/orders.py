@@ -28,6 +28,7 @@ from typing import Any
 
 from unidecode import unidecode
 
+from atende.assistant.dialogue.choice import Option, choose
 from atende.assistant.nlu.entities import extract
 
 ORDER_SLOTS = ("order_pending", "order_line", "order_items", "summary_id", "order_summary")
@@ -53,20 +54,6 @@ _NOT_PRODUCT = frozenset(
     """.split()
 )
 _ARTICLE_ONE = frozenset({"um", "uma"})
-_ORDINALS = {
-    "primeiro": 1,
-    "primeira": 1,
-    "segundo": 2,
-    "segunda": 2,
-    "terceiro": 3,
-    "terceira": 3,
-    "quarto": 4,
-    "quarta": 4,
-    "quinto": 5,
-    "quinta": 5,
-}
-_LAST = frozenset({"ultimo", "ultima"})
-_CHOICE_NUMBER = re.compile(r"\W*(?:(?:o|a|opcao|numero|n|no|item)\W*)*(\d{1,2})\W*")
 _BARE_QUANTITY = re.compile(
     r"\W*(?:so|apenas|quero|manda|sao|serao)?\s*(\d{1,4})\s*"
     r"(?:x|un|und|unid|unidades?|pacotes?|caixas?|pecas?|itens)?\W*"
@@ -185,40 +172,20 @@ def read_quantity(text: str) -> int | None:
 def chosen_option(
     text: str, replies: Iterable[str | None], options: Sequence[Mapping[str, Any]]
 ) -> str | None:
-    """The SKU the customer picked among ``options`` (``{"sku", "name"}``, as numbered): a
-    list reply's id (``replies``), "2", "o 2", "a segunda", "a última", the code, or words of
-    one name only ("a preta")."""
+    """The SKU the customer picked among ``options`` (``{"sku", "name", "price_cents"}``, as
+    numbered): a list reply's id (``replies``), or what :func:`choose` reads, as for every list
+    the assistant shows ("2", "a segunda", "a última", "o de 49,90", the code, "a preta")."""
     skus = [str(option["sku"]) for option in options]
     for reply in replies:
         if reply in skus:
             return reply
-    folded = fold(text).strip()
-    number = _CHOICE_NUMBER.fullmatch(folded)
-    if number and 1 <= int(number.group(1)) <= len(skus):
-        return skus[int(number.group(1)) - 1]
-    words = _WORD.findall(folded)
-    for word in words:
-        if word in _ORDINALS and _ORDINALS[word] <= len(skus):
-            return skus[_ORDINALS[word] - 1]
-        if word in _LAST:
-            return skus[-1]
-    upper = text.upper()
-    by_code = [sku for sku in skus if sku.upper() in upper]
-    if len(by_code) == 1:
-        return by_code[0]
-    wanted = product_words(text)
-    if wanted:
-        matches = [
-            sku
-            for sku, option in zip(skus, options, strict=True)
-            if all(_in_name(word, str(option["name"])) for word in wanted.split())
-        ]
-        if len(matches) == 1:
-            return matches[0]
-    return None
-
-
-def _in_name(word: str, name: str) -> bool:
-    # A crude plural strip, as the catalogue searches do: "pretas" finds "Preta".
-    stem = word[:-1] if len(word) > 3 and word.endswith("s") else word
-    return stem in fold(name)
+    offered = [
+        Option(
+            id=str(option["sku"]),
+            amount_cents=option.get("price_cents"),
+            name=str(option.get("name") or ""),
+        )
+        for option in options
+    ]
+    chosen = choose(offered, text).chosen
+    return chosen.id if chosen is not None else None

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from atende.assistant.dialogue.choice import Option
 from atende.assistant.tools.models import OrderView, SecondCopyView, TituloView
+from atende.brazil.documents import DocumentKind, DocumentProblem
 from atende.brazil.money import format_brl
 from atende.brazil.plural import count_of
 
@@ -189,3 +190,51 @@ def order_text(order: OrderView) -> str:
 
 def orders_text(orders: list[OrderView]) -> str:
     return "\n\n".join(order_text(order) for order in orders)
+
+
+# -- identification ---------------------------------------------------------------------------
+
+_DOCUMENT_PROBLEMS = {
+    DocumentProblem.check_digits: "os dígitos verificadores não conferem",
+    DocumentProblem.length: "ele não tem o número de dígitos de um CPF (11) ou CNPJ (14)",
+    DocumentProblem.repeated_digits: "ele tem todos os dígitos iguais",
+    DocumentProblem.characters: "ele tem caracteres que um CPF ou CNPJ não tem",
+    DocumentProblem.empty: "não consegui ler o número",
+}
+PHONE_NOT_DOCUMENT = (
+    "Esse número parece um telefone. Para consultar, preciso do *CPF* (11 dígitos) ou do *CNPJ* "
+    "(14) do cadastro."
+)
+
+
+def mistyped_document(kind: DocumentKind | None, reason: str | None) -> str:
+    """A CPF or CNPJ that fails its checks (``reason``: a :class:`DocumentProblem`): most likely
+    a typo, so say so and ask again."""
+    name = (
+        {DocumentKind.cpf: "CPF", DocumentKind.cnpj: "CNPJ"}.get(kind, "número")
+        if kind
+        else ("número")
+    )
+    try:
+        problem = _DOCUMENT_PROBLEMS[DocumentProblem(reason or "empty")]
+    except ValueError:
+        problem = "ele não passa na conferência dos dígitos"
+    return (
+        f"Esse {name} parece ter sido digitado com algum erro: {problem}. Pode conferir e "
+        "mandar de novo?"
+    )
+
+
+def wrong_length(digits: int) -> str:
+    """A number the customer meant as a CPF or CNPJ with a digit too few or too many."""
+    return (
+        f"Esse número tem {count_of(digits, 'dígito')}, mas um CPF tem 11 e um CNPJ, 14. "
+        "Parece que faltou ou sobrou algum: pode conferir e mandar de novo?"
+    )
+
+
+def challenge_wrong(attempts_left: int) -> str:
+    """A wrong answer to the verification question, worded the same for a customer's document
+    and for an unknown one."""
+    left = f"{'Resta' if attempts_left == 1 else 'Restam'} {count_of(attempts_left, 'tentativa')}"
+    return f"Não confere com o cadastro. Confira também se o CPF ou CNPJ está certo. {left}."

@@ -44,6 +44,7 @@ from atende.assistant.tools.verification import (
 from atende.brazil.documents import check_document
 from atende.brazil.money import format_brl
 from atende.connectors.port import (
+    ConnectorError,
     ConnectorUnavailable,
     Customer,
     ErpConnector,
@@ -56,8 +57,11 @@ from atende.connectors.port import (
     Refused,
     SecondCopy,
 )
+from atende.kit.errors import AtendeError
+from atende.kit.logging import get_logger
 
 T = TypeVar("T")
+_log = get_logger(__name__)
 ORDER_KEY = "order_summary"
 #: Products offered at most when a name matches several ("qual delas?" stays short).
 ORDER_CHOICES = 5
@@ -140,6 +144,19 @@ async def _erp(call: Awaitable[T], *, not_found: str = NOT_FOUND) -> T:
         raise ToolError("refused", error.reason) from None
     except InvalidRequest as error:
         raise ToolError("invalid", str(error)) from None
+    except AtendeError:
+        # A misconfigured adapter: the engines offer a person and the admins are told.
+        raise
+    except ConnectorError as error:
+        # The connector's messages name the route and status, never the customer's data.
+        _log.warning("erp call failed", error=str(error)[:200])
+        # Any other connector failure (an answer outside the ERP's contract…) is not worth a
+        # retry of the whole turn: the customer is answered, and the job ends.
+        raise ToolError(
+            "broken",
+            "Não consegui consultar o sistema da loja agora. Se preferir, responda *atendente* "
+            "para falar com uma pessoa.",
+        ) from None
 
 
 async def _none_if_not_found(call: Awaitable[T]) -> T | None:

@@ -15,6 +15,9 @@ carries, as a model would have it, and from nothing else (no memory between requ
 - the system prompt's profile ("identificado nesta sessão") and running summary (the order
   summary shown, to confirm).
 
+``reading.py`` reads a request and the customer's words; ``orders.py`` runs a new order; this
+module decides the rest and writes the answers.
+
 The tools decide who may see what; the stand-in only chooses among the tools the agent offers
 (``assistant/agent/toolbox.py``) and never repeats a call within a turn. A paragraph of an answer
 (blank line) is a WhatsApp message: the linha digitável and the PIX code travel alone.
@@ -479,6 +482,10 @@ def _titulos(reading: Reading, value: Mapping[str, Any]) -> str:
         else:
             heading, shown = "Não achei esse boleto na lista. Qual deles você quer?", numbered
         return heading + "\n" + "\n".join(shown) + "\nResponda com o número."
+    if _boleto_list(reading) and DOCUMENT.search(reading.text):
+        # The document again while choosing a boleto: the list still stands.
+        heading = "Certo, identificação confirmada. De qual boleto você quer a 2ª via?"
+        return heading + "\n" + "\n".join(numbered) + "\nResponda com o número."
     goal = _titulos_goal(reading)
     if goal == "invoice_copy":
         ending = "Responda com o número."
