@@ -29,6 +29,7 @@ from typing import Any
 
 import phonenumbers
 
+from atende.assistant.nlu.entities import scan
 from atende.brazil.documents import check_document
 
 __all__ = ["DEFAULT_VERBATIM_KEYS", "PLACEHOLDER", "Redactor"]
@@ -115,6 +116,9 @@ class _Hit:
     start: int
     end: int
     kind: str
+    #: The value to restore when the characters themselves are not a document a tool can read
+    #: ("cinco dois nove...", "529,982,247-25"); empty for the characters as typed.
+    value: str = ""
 
 
 def _spans(patterns: Iterable[re.Pattern[str]], text: str) -> list[tuple[int, int]]:
@@ -149,6 +153,24 @@ def _guessed_documents(text: str) -> Iterator[_Hit]:
             # "tel11987654321" escaped the phone matcher only because of the glued word.
             is_phone = kind == _CPF and _is_phone(match.group())
             yield _Hit(match.start(), match.end(), _PHONE if is_phone else kind)
+
+
+def _loose_documents(text: str) -> Iterator[_Hit]:
+    """Documents as the NLU's entity scanner finds them: odd grouping, other separators,
+    dictated in words. Its rules, not a copy of them, so that whatever the offline engine would
+    read as a CPF or CNPJ never reaches the model either. Valid or not: a typo is still personal
+    data."""
+    for candidate in scan(text):
+        # Bare runs of digits are left to the rules above, which tell a mobile number or a
+        # tracking code from a document on purpose; the scanner adds the other writings.
+        if candidate.kind not in {"cpf", "cnpj"} or candidate.text.isdigit():
+            continue
+        digits = candidate.value or _normal_value(candidate.kind.upper(), candidate.text)
+        # The tools read documents with check_document: give them the bare characters when the
+        # writing is one it cannot read.
+        readable = check_document(candidate.text).value == digits
+        kind = _CPF if candidate.kind == "cpf" else _CNPJ
+        yield _Hit(candidate.start, candidate.end, kind, "" if readable else digits)
 
 
 def _is_phone(text: str) -> bool:
@@ -199,6 +221,7 @@ def _detect(text: str, *, verbatim: bool) -> list[_Hit]:
         codes = _spans(_CODE_RES, text)
         shapes = codes + _spans(_SHAPE_RES, text)
         collector.add(_valid_documents(text), codes)
+        collector.add(_loose_documents(text), codes)
         # Blanked documents and codes cannot merge with a phone next to them.
         blanked = _blank(text, [*collector.hits, *(_Hit(s, e, "") for s, e in codes)])
         collector.add(_phones(blanked), codes + _spans([_MONEY_RE], text))
@@ -301,13 +324,15 @@ class Redactor:
         return value
 
     def _redact(self, text: str, *, verbatim: bool) -> str:
-        if not any(char.isdigit() or char == "@" for char in text):
+        # A dictated document has no digit ("meu cpf é cinco dois nove..."): only the
+        # verbatim fields, where e-mails alone are looked for, can be skipped this cheaply.
+        if verbatim and "@" not in text:
             return text
         pieces: list[str] = []
         position = 0
         for hit in _detect(text, verbatim=verbatim):
             pieces.append(text[position : hit.start])
-            pieces.append(self._placeholder(hit.kind, text[hit.start : hit.end]))
+            pieces.append(self._placeholder(hit.kind, hit.value or text[hit.start : hit.end]))
             position = hit.end
         pieces.append(text[position:])
         return "".join(pieces)

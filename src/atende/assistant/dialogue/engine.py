@@ -109,6 +109,31 @@ _DOCUMENT_WORDS = re.compile(r"\b(cpf|cnpj|documento|doc)\b")
 #: A run of digits with the punctuation documents and phones are written with.
 _DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
 _CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la|parar)\W*$")
+# "quero cancelar", "cancela isso": cancelling something, which is not opting out of messages.
+_CANCEL_VERB = re.compile(r"\b(cancel(ar|a|e|em|o)?|cancelamento)\b")
+# Opting out is sticky, so it needs the customer to name what they want to stop (messages, the
+# list, being contacted): the classifier reads "quero cancelar" as opt_out. Checked against
+# every opt_out example of the training and both held-out sets; bare "manda"/"envia" are left
+# out ("me manda uma caixa" is an order), only their negation ("não me mande mais") counts.
+_OPT_OUT_CUE = re.compile(
+    r"\b(mensage\w*|msgs?|sms|notifica\w*|promo\w*|ofertas?|propagandas?|spam|newsletter|"
+    r"listas?|inscri\w*|descadastr\w*|desinscrev\w*|receb\w*|recebr|comunica\w*|contat\w*|"
+    r"whats\w*|zap|numero|telefone|celular|nao (me )?(mand|envi)\w*|stop|opt-?out|bloque\w*|"
+    r"incomod\w*|dados|lgpd|parar|pare|parem|para (de|com)|sair|sai|"
+    r"me (tira|tire|remov\w*|exclu\w*))\b"
+)
+_OPT_OUT_CONFIRM = (
+    "Você quer parar de receber nossas mensagens? Se for isso, escreva *sair da lista*."
+)
+_ORDER_WORD = re.compile(r"\b(pedidos?|compras?|encomendas?|ped-?\d+)\b")
+_CANCEL_WHAT = (
+    "O que você quer cancelar? Se for um pedido, posso te passar para um atendente. Se quiser "
+    "parar de receber nossas mensagens, escreva *sair da lista*."
+)
+_CANCEL_ORDER = (
+    "Cancelar um pedido eu não consigo por aqui, mas um atendente pode. Quer falar com um? "
+    "Responda *atendente* que eu transfiro."
+)
 _GREETS = re.compile(r"^\W*(oi+e?|ola|bom dia|boa tarde|boa noite|e ai|eae|opa|hey)\b")
 _BACK = re.compile(r"^\s*(voltar|volta|menu|inicio)\W*$")
 
@@ -367,7 +392,16 @@ class _Conversation:
 
     async def _dispatch(self, nlu: Understanding) -> None:
         text = unidecode(self.turn.text).lower().strip()
-        if _CANCEL.match(text):
+        cancelling = bool(_CANCEL_VERB.search(text)) and not _OPT_OUT_CUE.search(text)
+        # "quero cancelar" during a step is the bare "cancelar"; "cancelar meu pedido" is too
+        # while ordering, but not during a lookup (the order would seem cancelled).
+        in_step = bool(self.state.get("awaiting") or self.state.get("goal"))
+        order_step = (
+            self.state.get("awaiting") in ORDER_AWAITING or self.state.get("goal") == "place_order"
+        )
+        if _CANCEL.match(text) or (
+            cancelling and in_step and (order_step or not _ORDER_WORD.search(text))
+        ):
             # Every slot of every flow: one left behind would answer the next request.
             for key in ("awaiting", "goal", "options", "order_id", _KEPT_KEY, *ORDER_SLOTS):
                 self.state.pop(key, None)
@@ -382,6 +416,16 @@ class _Conversation:
             return
         if nlu.intent == "complaint":
             self.handoff(f"complaint: {self.turn.text[:200]}", self.replies.text("complaint"))
+            return
+        if cancelling and nlu.intent != "out_of_scope":
+            # No tool cancels an order; nothing here may read as if it was cancelled. ("como
+            # cancelo meu netflix" is out of scope and answered as such.)
+            for key in ("awaiting", "goal", "options", *ORDER_SLOTS):
+                self.state.pop(key, None)
+            self.say(_CANCEL_ORDER if _ORDER_WORD.search(text) else _CANCEL_WHAT)
+            return
+        if nlu.intent == "opt_out" and not _OPT_OUT_CUE.search(text):
+            self.say(_OPT_OUT_CONFIRM)
             return
         if nlu.intent == "opt_out":
             self.actions.append(OptOut())
