@@ -865,6 +865,8 @@ class _Conversation:
     async def _resolve_order(self) -> bool:
         """Match each pending line to one product with a quantity, asking "qual?" or
         "quantas?" when the customer's words leave it open. True when the order is complete."""
+        if self._ask_open_line():
+            return False
         pending = [RequestedLine.from_state(line) for line in self.state.get("order_pending") or []]
         items = list(self.state.get("order_items") or [])
         tools = await self.tools()
@@ -928,20 +930,46 @@ class _Conversation:
             return False
         return True
 
-    def _offer_products(self, query: str, products: list[ProductView]) -> None:
-        body = f"Encontrei {len(products)} opções para *{query}*. Qual delas você quer?"
+    def _ask_open_line(self) -> bool:
+        """A line still waiting for "qual delas?" or "quantas?" (the customer sent something
+        else meanwhile, such as the CPF): ask it again instead of starting the order over."""
+        line = self.state.get("order_line")
+        if not isinstance(line, dict):
+            return False
+        options = line.get("options")
+        if isinstance(options, list) and options:
+            self.state["awaiting"] = "order_choice"
+            self._offer_products(str(line.get("query") or "o que você pediu"), options)
+            return True
+        if line.get("sku"):
+            self.state["awaiting"] = "order_quantity"
+            self.say(f"Quantas unidades de *{line.get('name') or line['sku']}* você quer?")
+            return True
+        return False
+
+    def _offer_products(
+        self, query: str, products: Sequence[ProductView] | Sequence[dict[str, Any]]
+    ) -> None:
+        # The options kept in the session memory are dicts; the tool's are ProductViews.
+        offered = [
+            (p.sku, p.name, p.price_cents)
+            if isinstance(p, ProductView)
+            else (str(p["sku"]), str(p["name"]), int(p["price_cents"]))
+            for p in products
+        ]
+        body = f"Encontrei {len(offered)} opções para *{query}*. Qual delas você quer?"
         if self.turn.interactive:
             rows = tuple(
-                ListRow(p.sku, f"{p.sku} • {format_brl(p.price_cents)}", p.name[:72])
-                for p in products
+                ListRow(sku, f"{sku} • {format_brl(price)}", name[:72])
+                for sku, name, price in offered
             )
             self.say(
                 ListContent(body=body, button="Ver opções", sections=(ListSection(None, rows),))
             )
             return
         lines = [
-            f"{number}. {p.name} ({p.sku}): {format_brl(p.price_cents)}"
-            for number, p in enumerate(products, 1)
+            f"{number}. {name} ({sku}): {format_brl(price)}"
+            for number, (sku, name, price) in enumerate(offered, 1)
         ]
         self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
 
