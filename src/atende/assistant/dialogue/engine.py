@@ -180,6 +180,8 @@ class _Conversation:
         self.actions: list[Action] = []
         self.tools_called: list[str] = []
         self._tools: BusinessTools | None = None
+        #: The intent of the turn's first request, once understood.
+        self.first_intent: str | None = None
         #: The step that calls the business's system, kept to be resumed if the system is down.
         self.step: dict[str, Any] = {}
 
@@ -241,6 +243,8 @@ class _Conversation:
                 "Ainda não consigo consultar isso por aqui. Quer falar com um atendente? "
                 "Responda *atendente*."
             )
+        if intent == "resume" and self.first_intent is not None:
+            intent = self.first_intent
         self.actions.append(Audit({"intent": intent, "tools": self.tools_called}))
         self.actions.append(
             AiRecord(
@@ -285,6 +289,8 @@ class _Conversation:
         self.turn = dataclasses.replace(self.turn, text=text, messages=messages)
         # A flood of long fragments is read from its end, where the latest request is.
         understanding = await asyncio.to_thread(self.engine._nlu.understand, text[-NLU_MAX_CHARS:])
+        # Kept before acting: a request that fails (no connector…) is still audited with it.
+        self.first_intent = self.first_intent or understanding.intent
         await self._dispatch(understanding)
         return understanding.intent
 
