@@ -312,6 +312,7 @@ async def test_that_each_tool_says_what_it_did_not_find(erp: DemoErp) -> None:
         await tools.stock(StockQuery(sku="XYZ-999"))
     assert product.value.code == "not_found"
     assert "cadastro" not in product.value.message
+    assert "produto *XYZ-999*" in product.value.message
 
 
 @pytest.mark.parametrize("written", ["PED-5002", "5002", "#5002", "ped5002"])

@@ -322,7 +322,14 @@ class BusinessTools:
     async def stock(self, args: StockQuery) -> StockResult:
         # Prices and stock are public: no verification needed.
         if args.sku:
-            products = [await _erp(self.ctx.erp.get_product(args.sku.strip().upper()))]
+            sku = args.sku.strip().upper()[:20]
+            products = [
+                await _erp(
+                    self.ctx.erp.get_product(sku),
+                    not_found=f"Não encontrei o produto *{sku}* no nosso catálogo. Confere o "
+                    "código? Se preferir, me diga o nome do produto.",
+                )
+            ]
         elif args.query:
             products = await _erp(self.ctx.erp.search_products(args.query, limit=5))
         else:
