@@ -23,6 +23,8 @@ from typing import Any
 
 from unidecode import unidecode
 
+from atende.assistant.nlu.entities import SMALL_NUMBER_WORDS
+
 __all__ = ["Choice", "ChoiceStatus", "Option", "choose"]
 
 
@@ -102,20 +104,7 @@ _ORDINALS = {
     "non": 9,
     "decim": 10,
 }
-_CARDINALS = {
-    "um": 1,
-    "uma": 1,
-    "dois": 2,
-    "duas": 2,
-    "tres": 3,
-    "quatro": 4,
-    "cinco": 5,
-    "seis": 6,
-    "sete": 7,
-    "oito": 8,
-    "nove": 9,
-    "dez": 10,
-}
+_CARDINALS = SMALL_NUMBER_WORDS
 _MONTHS = {
     "janeiro": 1,
     "fevereiro": 2,

@@ -250,6 +250,8 @@ _UNITS_WORDS = {
     "oito": 8,
     "nove": 9,
 }
+#: "um" to "dez", for readers of short answers ("o dois", "duas canecas") outside this module.
+SMALL_NUMBER_WORDS = {**_UNITS_WORDS, "dez": 10}
 _TEENS_WORDS = {
     "dez": 10,
     "onze": 11,

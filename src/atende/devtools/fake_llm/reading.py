@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from atende.assistant.dialogue.choice import Option
+from atende.assistant.nlu.entities import SMALL_NUMBER_WORDS
 from atende.devtools.fake_llm.server import ChatRequest, _content_text, _tool_name
 
 # -- reading a request --------------------------------------------------------------------------
@@ -171,22 +172,7 @@ DOCUMENT = re.compile(
 )
 SKU = re.compile(r"\b([A-Z]{2,5}-\d{2,5})\b")
 ORDER_ID = re.compile(r"\b(PED-?\d{3,10}|#?\d{4,10})\b", re.IGNORECASE)
-NUMBER_WORDS = {
-    "um": 1,
-    "uma": 1,
-    "dois": 2,
-    "duas": 2,
-    "tres": 3,
-    "quatro": 4,
-    "cinco": 5,
-    "seis": 6,
-    "sete": 7,
-    "oito": 8,
-    "nove": 9,
-    "dez": 10,
-    "meia duzia": 6,
-    "uma duzia": 12,
-}
+NUMBER_WORDS = {**SMALL_NUMBER_WORDS, "meia duzia": 6, "uma duzia": 12}
 QUANTITY = r"(?P<n>\d{1,3}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 _UNITS = (
     r"(?:x\s*|unidades?\s+|pacotes?\s+|caixas?\s+|pecas?\s+|kits?\s+|pares?\s+)?"
