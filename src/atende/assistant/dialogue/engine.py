@@ -31,8 +31,8 @@ from atende.assistant.dialogue.orders import (
 from atende.assistant.dialogue.replies import (
     PHONE_NOT_DOCUMENT,
     Replies,
+    boleto_document,
     challenge_wrong,
-    format_date,
     mistyped_document,
     option_line,
     order_text,
@@ -94,7 +94,6 @@ from atende.channels.types import (
     ListContent,
     ListRow,
     ListSection,
-    MediaContent,
     OutboundContent,
     TextContent,
 )
@@ -143,6 +142,20 @@ _CANCEL_ORDER = (
     "Responda *atendente* que eu transfiro."
 )
 _GREETS = re.compile(r"^\W*(oi+e?|ola|bom dia|boa tarde|boa noite|e ai|eae|opa|hey)\b")
+
+
+def is_cancellation(text: str, intent: str) -> bool:
+    """Whether this engine answers ``text`` as a cancellation (see ``_dispatch``): the flow's
+    slots cleared ("cancelar", "esquece"), or, since no tool cancels an order, a person offered
+    ("quero cancelar meu pedido"). The LLM agent hands these turns to this engine, so that both
+    engines agree and nothing of a flow outlives its cancelling."""
+    folded = unidecode(text).lower().strip()
+    if _CANCEL.match(folded):
+        return True
+    cancelling = bool(_CANCEL_VERB.search(folded)) and not _OPT_OUT_CUE.search(folded)
+    return cancelling and intent != OUT_OF_SCOPE_INTENT
+
+
 _BACK = re.compile(r"^\s*(voltar|volta|menu|inicio)\W*$")
 
 
@@ -715,15 +728,8 @@ class _Conversation:
         self.state.dialogue.options = []
         self.say(second_copy_intro(copy))
         self.say(copy.linha_digitavel)
-        if copy.pdf_url:
-            self.say(
-                MediaContent(
-                    media_type="document",
-                    link=copy.pdf_url,
-                    caption=f"Boleto com vencimento em {format_date(copy.due_date)}",
-                    filename=f"boleto-{copy.titulo_id}.pdf",
-                )
-            )
+        if (document := boleto_document(copy)) is not None:
+            self.say(document)
         if copy.pix_copia_e_cola:
             self.say("Se preferir pagar com PIX, use o copia e cola abaixo:")
             self.say(copy.pix_copia_e_cola)
