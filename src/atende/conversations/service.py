@@ -63,6 +63,7 @@ from atende.deferred.policy import RetryPolicy
 from atende.kit.clock import utcnow
 from atende.kit.ids import new_id
 from atende.kit.logging import get_logger
+from atende.kit.masking import sensitive
 from atende.kit.notify import Notifier
 from atende.kit.priority import IngestFirst
 from atende.outbox.service import SEND, add_outbound
@@ -150,6 +151,19 @@ class _Plan:
     transcripts: Mapping[int, str] = field(default_factory=dict)
 
 
+def _personal(plan: _Plan) -> list[str | None]:
+    """What a regex cannot recognise as personal data: names and message bodies."""
+    values: list[str | None] = [_text_of(plan.sender.get(key)) for key in ("name", "username")]
+    values += [message.text for message in plan.pending]
+    if plan.turn is not None:
+        values += [plan.turn.contact_name, plan.turn.text]
+    return values
+
+
+def _text_of(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 class ConversationChanged(Exception):
     """The conversation moved on between plan and commit (e.g. an agent took it over)."""
 
@@ -190,19 +204,21 @@ class TurnProcessor:
                 await self._queue.enqueue(job, delay=plan)
                 return
             actions: Sequence[Action] = ()
-            if plan.turn is not None:
-                sender = self._channels.senders.get(channel.kind)
-                last_id = plan.pending[-1].provider_message_id
-                if sender is not None and last_id:
-                    await self._mark_read(sender, channel, last_id)
-                plan = await self._transcribe(channel, plan)
-                assert plan.turn is not None
-                actions = await self.engine.reply(plan.turn)
-            try:
-                conversation_id = await self._commit(channel, plan, actions, job)
-            except ConversationChanged:
-                log.info("conversation changed during the turn; planning again")
-                continue
+            # The customer's name and words, masked in whatever this turn logs or raises.
+            with sensitive(_personal(plan)):
+                if plan.turn is not None:
+                    sender = self._channels.senders.get(channel.kind)
+                    last_id = plan.pending[-1].provider_message_id
+                    if sender is not None and last_id:
+                        await self._mark_read(sender, channel, last_id)
+                    plan = await self._transcribe(channel, plan)
+                    assert plan.turn is not None
+                    actions = await self.engine.reply(plan.turn)
+                try:
+                    conversation_id = await self._commit(channel, plan, actions, job)
+                except ConversationChanged:
+                    log.info("conversation changed during the turn; planning again")
+                    continue
             break
         else:
             raise RuntimeError("the conversation kept changing; the turn will be retried")

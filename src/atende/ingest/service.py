@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +38,7 @@ from atende.kit.clock import utcnow
 from atende.kit.db import insert_ignoring_conflicts
 from atende.kit.jsonsafe import storable
 from atende.kit.logging import get_logger
+from atende.kit.masking import sensitive
 from atende.kit.priority import IngestFirst
 from atende.queue.port import Job, JobQueue
 from atende.tenancy.scope import bind_tenant
@@ -217,6 +221,22 @@ class _Request:
     done: asyncio.Future[IngestResult]
 
 
+@contextlib.contextmanager
+def _logging_context(request: _Request) -> Iterator[None]:
+    """The request's own correlation id and channel, and its customers' names and words masked
+    (a database error names the failing row's values in some engines' messages)."""
+    personal: list[str | None] = []
+    for message in request.batch.messages:
+        personal += [message.sender.name, message.sender.username, message.text]
+    with (
+        structlog.contextvars.bound_contextvars(
+            correlation_id=request.correlation_id, channel=request.channel.slug
+        ),
+        sensitive(personal),
+    ):
+        yield
+
+
 class IngestService:
     """Records webhook batches with *group commit*: concurrent requests share one transaction.
 
@@ -252,7 +272,11 @@ class IngestService:
         self._waiting.append(request)
         if self._writer is None or self._writer.done():
             self._wakeup = asyncio.Event()
-            self._writer = asyncio.create_task(self._write_forever(), name="ingest-writer")
+            # A context of its own: the task would otherwise keep the first webhook's
+            # (correlation id, channel) for the life of the process. Each batch binds its own.
+            self._writer = asyncio.create_task(
+                self._write_forever(), name="ingest-writer", context=contextvars.Context()
+            )
         assert self._wakeup is not None
         self._wakeup.set()
         if self._priority is not None:
@@ -286,7 +310,8 @@ class IngestService:
             results = await self._commit(group)
         except Exception:
             if len(group) == 1:
-                stored = await self._write_items(group[0])
+                with _logging_context(group[0]):
+                    stored = await self._write_items(group[0])
                 if stored is None:
                     return
                 results = [stored]
@@ -389,9 +414,8 @@ class IngestService:
             ]
             duplicates = len(messages) - len(fresh)
             if duplicates:
-                log.info(
-                    "redelivered messages ignored", duplicates=duplicates, channel=channel.slug
-                )
+                with _logging_context(request):
+                    log.info("redelivered messages ignored", duplicates=duplicates)
             out.append((IngestResult(len(fresh), duplicates, count), jobs))
         return out
 
