@@ -94,7 +94,7 @@ def migrate() -> None:
 @main.command()
 def demo() -> None:
     """Seed the demo tenant (sandbox channel + WhatsApp channel `demo-whatsapp`)."""
-    from atende.demo import DEMO_SANDBOX, DEMO_WHATSAPP, seed_demo
+    from atende.demo import DEMO_SANDBOX, DEMO_WHATSAPP, DemoRefused, seed_demo
     from atende.kit.db import create_engine, session_factory
     from atende.kit.secrets import load_secret_box
 
@@ -108,8 +108,14 @@ def demo() -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
-    click.echo(f"demo tenant ready: channels {DEMO_SANDBOX} and {DEMO_WHATSAPP}")
+    try:
+        asyncio.run(run())
+    except DemoRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    if settings.env is Environment.production:
+        click.echo(f"demo tenant ready: channel {DEMO_WHATSAPP} (no sandbox in production)")
+    else:
+        click.echo(f"demo tenant ready: channels {DEMO_SANDBOX} and {DEMO_WHATSAPP}")
 
 
 @main.command()
