@@ -417,6 +417,33 @@ async def _tenant_id(sessions: Any, slug: str) -> str:
 
 
 @main.group()
+def secrets() -> None:
+    """The key that encrypts stored secrets (ATENDE_SECRET_KEY)."""
+
+
+@secrets.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret with ATENDE_SECRET_KEY (old keys in
+    ATENDE_PREVIOUS_SECRET_KEYS); afterwards the previous keys can be dropped."""
+    import atende.models  # noqa: F401 - every table, for the foreign keys
+    from atende.kit.db import create_engine, session_factory
+    from atende.kit.secrets import load_secret_box
+    from atende.tenancy.rotation import rotate_stored_secrets
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await rotate_stored_secrets(session_factory(engine), load_secret_box(settings))
+        finally:
+            await engine.dispose()
+
+    click.echo(f"{asyncio.run(run())} stored secrets now use the current key")
+
+
+@main.group()
 def token() -> None:
     """Service tokens for the Business API (`Auth-Token` header)."""
 
