@@ -137,6 +137,13 @@ class Settings(BaseSettings):
     erp_breaker_failures: int = Field(default=5, ge=1)
     erp_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
+    #: A job whose handler raises (a turn, a send, a kept request) is tried again after this many
+    #: seconds, doubling up to the maximum; after ``job_max_attempts`` failures in a row it is
+    #: given up and its work marked failed (docs/operations.md, "Jobs that keep failing").
+    job_max_attempts: int = Field(default=8, ge=1, le=100)
+    job_retry_base_seconds: float = Field(default=1.0, gt=0)
+    job_retry_max_seconds: float = Field(default=300.0, gt=0)
+
     #: Requests kept while the business's system is down are tried again after this many
     #: seconds, doubling up to the maximum, and given up after ``deferred_max_age_hours``.
     deferred_retry_base_seconds: float = Field(default=15.0, gt=0)

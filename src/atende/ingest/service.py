@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -28,6 +29,7 @@ from atende.channels.types import (
     DeliveryStatus,
     InboundMessage,
     OtherEvent,
+    Sender,
     StatusUpdate,
     WebhookBatch,
 )
@@ -99,6 +101,10 @@ def _status_event(channel: ChannelRuntime, status: StatusUpdate, now: datetime) 
     }
 
 
+#: How far ahead of its arrival a provider timestamp may be (clock skew) before it is clamped.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
 def _message_row(
     channel: ChannelRuntime, message: InboundMessage, correlation_id: str | None, now: datetime
 ) -> dict[str, Any]:
@@ -112,6 +118,13 @@ def _message_row(
     }
     if message.context_id:
         content["context_id"] = message.context_id
+    timestamp = message.timestamp
+    if timestamp is not None and timestamp > now + FUTURE_TOLERANCE:
+        # A message cannot be written after it arrived: a stamp from the future (a device's
+        # wrong clock, a forged payload) would keep the 24-hour window open for as long as it
+        # says. The arrival time stands in, and the stamp as given is kept beside it.
+        content["provider_timestamp_clamped"] = timestamp.isoformat()
+        timestamp = now
     return {
         "tenant_id": channel.tenant_id,
         "channel_id": channel.id,
@@ -121,7 +134,7 @@ def _message_row(
         "content": storable(content),
         "provider_message_id": storable(message.provider_message_id),
         "address": storable(sender.address),
-        "provider_timestamp": message.timestamp,
+        "provider_timestamp": timestamp,
         "created_at": now,
         "status": "received",
         "attempts": 0,
@@ -129,26 +142,75 @@ def _message_row(
     }
 
 
-#: Column sizes of ``messages``: an id beyond them is not a real provider id.
+#: Column sizes of ``messages`` and ``contact_identities``: an id beyond them is not a real
+#: provider id, and an id cannot be cut short (two people would become one).
 MAX_PROVIDER_ID = 255
 MAX_ADDRESS = 160
 
 
+def _fitting_sender(sender: Sender) -> Sender | None:
+    """The sender without an identifier too long to store; None when none is left."""
+    wa_id = sender.wa_id if sender.wa_id and len(sender.wa_id) <= MAX_ADDRESS else None
+    bsuid = sender.bsuid if sender.bsuid and len(sender.bsuid) <= MAX_ADDRESS else None
+    if wa_id is None and bsuid is None:
+        return None
+    if (wa_id, bsuid) == (sender.wa_id, sender.bsuid):
+        return sender
+    return dataclasses.replace(sender, wa_id=wa_id, bsuid=bsuid)
+
+
 def _within_column_limits(batch: WebhookBatch) -> WebhookBatch:
-    """Messages whose ids cannot be stored as ids are kept as provider events instead."""
-    fits = [
-        m
-        for m in batch.messages
-        if len(m.provider_message_id) <= MAX_PROVIDER_ID and len(m.sender.address) <= MAX_ADDRESS
-    ]
-    if len(fits) == len(batch.messages):
+    """Messages whose ids cannot be stored as ids are kept as provider events instead; a sender
+    with one identifier too long keeps the other."""
+    fits: list[InboundMessage] = []
+    odd: list[OtherEvent] = []
+    changed = False
+    for message in batch.messages:
+        sender = _fitting_sender(message.sender)
+        if sender is None or len(message.provider_message_id) > MAX_PROVIDER_ID:
+            odd.append(
+                OtherEvent(
+                    "oversized_identifier",
+                    {"provider_type": message.provider_type, "type": message.type},
+                )
+            )
+        elif sender is message.sender:
+            fits.append(message)
+        else:
+            fits.append(dataclasses.replace(message, sender=sender))
+            changed = True
+    if not odd and not changed:
         return batch
-    odd = [
-        OtherEvent("oversized_identifier", {"provider_type": m.provider_type, "type": m.type})
-        for m in batch.messages
-        if m not in fits
-    ]
     return WebhookBatch(tuple(fits), batch.statuses, (*batch.others, *odd))
+
+
+def _items(batch: WebhookBatch) -> list[tuple[WebhookBatch, OtherEvent]]:
+    """Each message, status and event of a batch as a batch of its own, with the provider event
+    that stands in for it if the database refuses it."""
+    items: list[tuple[WebhookBatch, OtherEvent]] = []
+    for message in batch.messages:
+        opaque = {
+            "id": message.provider_message_id,
+            "from": message.sender.address,
+            "provider_type": message.provider_type,
+            "timestamp": message.timestamp.isoformat() if message.timestamp else None,
+            "text": message.text,
+            "content": dict(message.content),
+        }
+        items.append((WebhookBatch(messages=(message,)), OtherEvent("unstorable_message", opaque)))
+    for status in batch.statuses:
+        opaque = {
+            "id": status.provider_message_id,
+            "status": status.status.value,
+            "error_code": status.error_code,
+            "error_title": status.error_title,
+        }
+        items.append((WebhookBatch(statuses=(status,)), OtherEvent("unstorable_status", opaque)))
+    for other in batch.others:
+        # An event the database refused keeps only its kind: its payload is what it refused.
+        kept = OtherEvent("unstorable_event", {"kind": storable(other.kind)[:64]})
+        items.append((WebhookBatch(others=(other,)), kept))
+    return items
 
 
 @dataclass(slots=True)
@@ -249,18 +311,51 @@ class IngestService:
         except Exception:
             if len(group) == 1:
                 with _logging_context(group[0]):
-                    log.exception("webhook batch could not be stored")
-                group[0].done.set_exception(RuntimeError("could not store the webhook"))
+                    stored = await self._write_items(group[0])
+                if stored is None:
+                    return
+                results = [stored]
+            else:
+                # One bad request must not fail its neighbours: store them one by one.
+                for request in group:
+                    await self._write_group([request])
                 return
-            # One bad request must not fail its neighbours: store them one by one.
-            for request in group:
-                await self._write_group([request])
-            return
         for request, (result, jobs) in zip(group, results, strict=True):
             for job in jobs:
                 await self._queue.enqueue(job)
             if not request.done.done():
                 request.done.set_result(result)
+
+    async def _write_items(self, request: _Request) -> tuple[IngestResult, list[Job]] | None:
+        """A delivery the database refused as a whole, stored item by item: one bad message or
+        status never costs the others (nor the 200 that stops Meta redelivering it for days).
+        An item refused on its own is kept as a provider event. Only when even that fails (the
+        database is down) does the delivery fail, and Meta sends it again later."""
+        new = duplicates = applied = 0
+        jobs: dict[str, Job] = {}
+        for item, fallback in _items(request.batch):
+            try:
+                outcome = await self._commit([dataclasses.replace(request, batch=item)])
+            except Exception as error:
+                log.warning(
+                    "a webhook item could not be stored; kept as a provider event",
+                    kind=fallback.kind,
+                    error=type(error).__name__,
+                )
+                try:
+                    outcome = await self._commit(
+                        [dataclasses.replace(request, batch=WebhookBatch(others=(fallback,)))]
+                    )
+                except Exception:
+                    log.exception("webhook batch could not be stored")
+                    request.done.set_exception(RuntimeError("could not store the webhook"))
+                    return None
+            ((result, item_jobs),) = outcome
+            new += result.new_messages
+            duplicates += result.duplicates
+            applied += result.statuses_applied
+            jobs.update((job.key, job) for job in item_jobs)
+        return IngestResult(new, duplicates, applied), list(jobs.values())
 
     async def _commit(self, group: list[_Request]) -> list[tuple[IngestResult, list[Job]]]:
         now = utcnow()

@@ -58,6 +58,7 @@ from atende.assistant.agent.toolbox import (
 )
 from atende.assistant.dialogue.replies import Replies
 from atende.assistant.faq import FaqIndex
+from atende.assistant.memory import ChatMessage, SessionMemory
 from atende.assistant.nlu import Nlu
 from atende.assistant.port import (
     Action,
@@ -183,7 +184,7 @@ class AgentEngine:
             intent = "order_status"
         specialist = route(
             intent,
-            turn.state.get("specialist"),
+            turn.state.agent.specialist,
             understanding.confidence,
             choosing=_answers_options(turn.state, turn.text),
             several=turn.text.count("?") >= 2,
@@ -265,10 +266,10 @@ class _AgentTurn:
         self.specialist = str(attempt.specialist)
         self.replies = Replies(profile.name, profile.settings)
         self.profile = profile
-        self.state: dict[str, Any] = dict(turn.state)
-        self.state["turn"] = int(self.state.get("turn", 0)) + 1
-        pii = self.state.get("pii") if self.config.redact_pii else None
-        self.redactor = Redactor.from_state(pii) if isinstance(pii, dict) else Redactor()
+        self.state = turn.state.model_copy(deep=True)
+        self.state.turn += 1
+        pii = self.state.agent.pii if self.config.redact_pii else None
+        self.redactor = Redactor.from_state(pii) if pii is not None else Redactor()
         self.results: list[Any] = []
         self.handoff: str | None = None
         self.bad_calls = 0
@@ -299,7 +300,7 @@ class _AgentTurn:
         recalled = await self._recall(user)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": self._system(recalled)},
-            *list(self.state.get("llm_history") or [])[-HISTORY:],
+            *[message.model_dump() for message in self.state.agent.history[-HISTORY:]],
             {"role": "user", "content": user},
         ]
         tools = schemas(self.specialist)
@@ -349,7 +350,7 @@ class _AgentTurn:
         ]
         # The summary's facts were redacted when written; the rest is the business's own text
         # and the contact's first name, so the prompt is not scanned again every turn.
-        facts = list(self.state.get("llm_summary") or [])
+        facts = list(self.state.agent.summary)
         summary = ("\nResumo da conversa até aqui: " + "; ".join(facts)) if facts else ""
         memories = "".join(
             f"\n- {m.created_at.astimezone().strftime('%d/%m/%Y')}: "
@@ -517,7 +518,7 @@ class _AgentTurn:
                     contact_phone=self.turn.contact_phone,
                     state=self.state,
                     challenge=self._challenge,
-                    turn_number=int(self.state["turn"]),
+                    turn_number=self.state.turn,
                     pdf_links=self.engine.pdf_links,
                 )
             )
@@ -591,8 +592,8 @@ class _AgentTurn:
             "delivery_tracking": f"consultou o rastreio do pedido {result.get('id')}",
         }.get(name)
         if fact:
-            facts = [*list(self.state.get("llm_summary") or []), self.hide(fact)]
-            self.state["llm_summary"] = facts[-SUMMARY_FACTS:]
+            facts = [*self.state.agent.summary, self.hide(fact)]
+            self.state.agent.summary = facts[-SUMMARY_FACTS:]
 
     # -- the answer --------------------------------------------------------------------------
 
@@ -607,14 +608,14 @@ class _AgentTurn:
             text = answer
             actions += [Say(TextContent(part)) for part in _messages(answer)]
         history = [
-            *list(self.state.get("llm_history") or []),
-            {"role": "user", "content": user},
-            {"role": "assistant", "content": self.hide(text)},
+            *self.state.agent.history,
+            ChatMessage(role="user", content=user),
+            ChatMessage(role="assistant", content=self.hide(text)),
         ]
-        self.state["llm_history"] = history[-HISTORY:]
-        self.state["specialist"] = self.specialist
+        self.state.agent.history = history[-HISTORY:]
+        self.state.agent.specialist = self.specialist
         if self.config.redact_pii:
-            self.state["pii"] = self.redactor.state()
+            self.state.agent.pii = self.redactor.state()
         actions.append(Remember(self.state))
         if self.embedding is not None:
             actions.append(
@@ -647,13 +648,13 @@ CHOICE_WORDS = 4
 MAX_MESSAGES = 6
 
 
-def _answers_options(state: Any, text: str) -> bool:
+def _answers_options(state: SessionMemory, text: str) -> bool:
     """Whether ``text`` is short and the previous answer offered numbered options."""
-    history = list(state.get("llm_history") or [])
+    history = state.agent.history
     last = history[-1] if history else None
-    if not isinstance(last, dict) or last.get("role") != "assistant":
+    if last is None or last.role != "assistant":
         return False
-    offered = len(_OPTION.findall(str(last.get("content") or ""))) >= 2
+    offered = len(_OPTION.findall(last.content)) >= 2
     return offered and len(text.split()) <= CHOICE_WORDS
 
 
