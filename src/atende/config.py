@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     #: Fernet key that encrypts channel secrets at rest. Required in production; in development
     #: and tests a key is generated once under ./var/ so that `make run` needs no setup.
     secret_key: SecretStr | None = None
+    #: Keys used before ``secret_key`` (comma-separated): still accepted to decrypt, never to
+    #: encrypt, while `atende secrets rotate` moves what is stored to the current key.
+    previous_secret_keys: SecretStr | None = None
     var_dir: Path = Path("./var")
 
     #: Where customers and providers reach this server (links to boleto PDFs go out with it).
