@@ -285,6 +285,11 @@ def server_env(env: dict[str, str], url: str) -> dict[str, str]:
     return {**env, "ATENDE_DATABASE_URL": url, "ATENDE_BURST_WINDOW_SECONDS": "0"}
 
 
+def extra_env(pairs: list[str] | None) -> dict[str, str]:
+    """``--env NAME=VALUE`` settings for the servers, to compare configurations."""
+    return dict(pair.split("=", 1) for pair in pairs or [])
+
+
 def measure_acks(
     db: Database, env: dict[str, str], app_secret: str, args: argparse.Namespace
 ) -> AckResult:
@@ -446,6 +451,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--output", default=str(BENCHMARKS_MD), help="page to write, or -")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--env", action="append", metavar="NAME=VALUE", help="a setting for the servers"
+    )
     parser.add_argument("--py-spy", help="a py-spy executable: profile the drain phase")
     parser.add_argument("--profile-dir", default="profiles", help="where --py-spy writes")
     return parser.parse_args(argv)
@@ -468,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         for engine in args.engine or ["sqlite", "postgresql"]:
             with workdir(args.keep) as work:
                 db = Database(engine, work)
-                env = base_env(work, fake.url, app_secret)
+                env = {**base_env(work, fake.url, app_secret), **extra_env(args.env)}
                 try:
                     db.seed(env)
                     ack = measure_acks(db, env, app_secret, args)
