@@ -188,3 +188,17 @@ def test_that_a_wrong_type_fails_where_it_is_written() -> None:
 
     with pytest.raises(ValueError, match="awaiting"):
         memory.dialogue.awaiting = "banana"  # type: ignore[assignment]
+
+
+def test_that_a_clone_is_changed_apart_from_its_original() -> None:
+    memory = load_memory(next(s for s in V1_SESSIONS if "options" in s and "verified" in s))
+    before = memory.dump()
+
+    clone = memory.clone()
+    clone.turn += 1
+    clone.dialogue.options.clear()
+    clone.order.pending.append(AskedLine(query="caneca"))
+    clone.identity.verified = None
+
+    assert clone != memory
+    assert memory.dump() == before

@@ -266,7 +266,7 @@ class _AgentTurn:
         self.specialist = str(attempt.specialist)
         self.replies = Replies(profile.name, profile.settings)
         self.profile = profile
-        self.state = turn.state.model_copy(deep=True)
+        self.state = turn.state.clone()
         self.state.turn += 1
         pii = self.state.agent.pii if self.config.redact_pii else None
         self.redactor = Redactor.from_state(pii) if pii is not None else Redactor()

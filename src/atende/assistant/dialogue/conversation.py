@@ -44,7 +44,7 @@ class Conversation:
         self.turn = turn
         self.replies = replies
         self.settings = settings
-        self.state = turn.state.model_copy(deep=True)
+        self.state = turn.state.clone()
         self.state.turn += 1
         self.actions: list[Action] = []
         self.tools_called: list[str] = []
