@@ -80,6 +80,20 @@ _CANCEL_ORDER = (
     "Cancelar um pedido eu não consigo por aqui, mas um atendente pode. Quer falar com um? "
     "Responda *atendente* que eu transfiro."
 )
+
+
+def is_cancellation(text: str, intent: str) -> bool:
+    """Whether this engine answers ``text`` as a cancellation (see ``_dispatch``): the flow's
+    slots cleared ("cancelar", "esquece"), or, since no tool cancels an order, a person offered
+    ("quero cancelar meu pedido"). The LLM agent hands these turns to this engine, so that both
+    engines agree and nothing of a flow outlives its cancelling."""
+    folded = unidecode(text).lower().strip()
+    if _CANCEL.match(folded):
+        return True
+    cancelling = bool(_CANCEL_VERB.search(folded)) and not _OPT_OUT_CUE.search(folded)
+    return cancelling and intent != OUT_OF_SCOPE_INTENT
+
+
 _BACK = re.compile(r"^\s*(voltar|volta|menu|inicio)\W*$")
 
 

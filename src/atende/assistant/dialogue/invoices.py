@@ -10,7 +10,7 @@ import dataclasses
 from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choose
 from atende.assistant.dialogue.conversation import Conversation
 from atende.assistant.dialogue.replies import (
-    format_date,
+    boleto_document,
     option_line,
     second_copy_intro,
     titulo_line,
@@ -22,7 +22,7 @@ from atende.assistant.nlu import Understanding
 from atende.assistant.tools.models import RequestSecondCopy
 from atende.brazil.money import format_brl
 from atende.brazil.plural import count_of
-from atende.channels.types import ListContent, ListRow, ListSection, MediaContent
+from atende.channels.types import ListContent, ListRow, ListSection
 
 
 class InvoiceFlow(Conversation):
@@ -122,15 +122,8 @@ class InvoiceFlow(Conversation):
         self.state.dialogue.options = []
         self.say(second_copy_intro(copy))
         self.say(copy.linha_digitavel)
-        if copy.pdf_url:
-            self.say(
-                MediaContent(
-                    media_type="document",
-                    link=copy.pdf_url,
-                    caption=f"Boleto com vencimento em {format_date(copy.due_date)}",
-                    filename=f"boleto-{copy.titulo_id}.pdf",
-                )
-            )
+        if (document := boleto_document(copy)) is not None:
+            self.say(document)
         if copy.pix_copia_e_cola:
             self.say("Se preferir pagar com PIX, use o copia e cola abaixo:")
             self.say(copy.pix_copia_e_cola)
