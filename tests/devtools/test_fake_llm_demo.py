@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from atende.assistant.agent.engine import MAX_ANSWER_CHARS
 from atende.assistant.agent.prompts import system_prompt
 from atende.assistant.agent.toolbox import schemas
 from atende.devtools.fake_llm import ChatRequest, Step, demo_responder
@@ -513,3 +514,25 @@ def test_that_the_document_again_while_choosing_keeps_the_list() -> None:
 
     assert answer.startswith("Certo, identificação confirmada. De qual boleto você quer a 2ª via?")
     assert "2. R$ 189,35, vence em 20/12/2026 (TIT-1002)" in answer
+
+
+def test_that_a_long_order_history_is_answered_with_the_newest_within_an_answers_length() -> None:
+    orders = [
+        {
+            "id": f"PED-52{number:02d}",
+            "status": "processing",
+            "total_cents": 6870,
+            "items": ["3x Café Moído Tradicional 500 g", "2x Camiseta Básica Algodão Preta M"],
+        }
+        for number in range(12, 0, -1)
+    ]
+    listed = ("recent_orders", {}, {"orders": orders})
+
+    answer = text_of(demo_responder(request("meus pedidos", verified=True, calls=(listed,))))
+
+    # Longer than this, the agent takes it for a rambling model and falls back.
+    assert len(answer) <= MAX_ANSWER_CHARS
+    assert "PED-5212" in answer
+    assert "PED-5209" in answer
+    assert "PED-5208" not in answer
+    assert "me mande o número" in answer

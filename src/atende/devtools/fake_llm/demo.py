@@ -395,7 +395,17 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
         return _second_copy(_model(SecondCopyView, value))
     if result.name == "recent_orders":
         orders = [_model(OrderView, order) for order in value.get("orders") or []]
-        return orders_text(orders) if orders else DEFAULTS["no_orders"]
+        if not orders:
+            return DEFAULTS["no_orders"]
+        if len(orders) <= MAX_ORDERS:
+            return orders_text(orders)
+        # A customer who orders often: the newest, as a model would summarise (the whole list
+        # is longer than an answer may be, and the agent would fall back).
+        return (
+            f"Estes são os seus {MAX_ORDERS} pedidos mais recentes:\n\n"
+            + orders_text(orders[:MAX_ORDERS])
+            + "\n\nPara ver outro, me mande o número dele."
+        )
     if result.name in ("order_status", "delivery_tracking"):
         return order_text(_model(OrderView, value))
     if result.name == "stock_and_price":
@@ -425,6 +435,9 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
         return _not_understood(reading)
     return ""
 
+
+#: Orders listed in one answer (newest first).
+MAX_ORDERS = 4
 
 _DOCUMENT_PROBLEMS = {
     "check_digits": "os dígitos verificadores não conferem",
