@@ -536,3 +536,18 @@ def test_that_a_long_order_history_is_answered_with_the_newest_within_an_answers
     assert "PED-5209" in answer
     assert "PED-5208" not in answer
     assert "me mande o número" in answer
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "Cancelar um pedido eu não consigo por aqui, mas um atendente pode. Quer falar com um? "
+        "Responda *atendente* que eu transfiro.",
+        "Parece que não estou conseguindo te ajudar. Quer falar com um atendente? Responda "
+        "*atendente* que eu transfiro.",
+    ],
+)
+def test_that_a_yes_to_the_offer_of_a_person_hands_the_conversation_over(offer: str) -> None:
+    step = demo_responder(request("quero cancelar meu pedido", offer, "sim"))
+
+    assert [name for name, _ in calls_of(step)] == ["handoff_to_human"]

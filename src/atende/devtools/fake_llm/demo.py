@@ -163,6 +163,11 @@ def _first_step(reading: Reading) -> Step:
     if GREETS.match(plain) and topic is None and len(plain.split()) <= 4:
         return Step(text=_greeting(reading))
     bare = " ".join(re.sub(r"[^\w\s]", " ", plain).split())
+    if YES.fullmatch(bare) and "responda *atendente*" in reading.asked:
+        # "Quer falar com um atendente?" "sim": a yes to the offer is the request.
+        step = _calls(_call(reading, "handoff_to_human", reason="aceitou falar com um atendente"))
+        if step is not None:
+            return step
     if (YES.fullmatch(bare) or NO.fullmatch(bare)) and topic is None:
         # A yes or no to nothing pending.
         return Step(
