@@ -5,6 +5,7 @@ are `tests/assistant/agent/test_agent_scenarios.py`.)"""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -532,10 +533,24 @@ def test_that_a_long_order_history_is_answered_with_the_newest_within_an_answers
 
     # Longer than this, the agent takes it for a rambling model and falls back.
     assert len(answer) <= MAX_ANSWER_CHARS
-    assert "PED-5212" in answer
-    assert "PED-5209" in answer
-    assert "PED-5208" not in answer
+    shown = re.findall(r"PED-\d+", answer)
+    # The newest, in order, and that there are more.
+    assert shown == [order["id"] for order in orders[: len(shown)]]
+    assert 4 <= len(shown) < len(orders)
     assert "me mande o número" in answer
+
+
+def test_that_a_short_order_history_is_answered_whole() -> None:
+    orders = [
+        {"id": f"PED-500{n}", "status": "delivered", "total_cents": 6870, "items": ["1x Café"]}
+        for n in (3, 2, 1)
+    ]
+    listed = ("recent_orders", {}, {"orders": orders})
+
+    answer = text_of(demo_responder(request("meus pedidos", verified=True, calls=(listed,))))
+
+    assert re.findall(r"PED-\d+", answer) == ["PED-5003", "PED-5002", "PED-5001"]
+    assert "mais recentes" not in answer
 
 
 @pytest.mark.parametrize(

@@ -402,15 +402,7 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
         orders = [_model(OrderView, order) for order in value.get("orders") or []]
         if not orders:
             return DEFAULTS["no_orders"]
-        if len(orders) <= MAX_ORDERS:
-            return orders_text(orders)
-        # A customer who orders often: the newest, as a model would summarise (the whole list
-        # is longer than an answer may be, and the agent would fall back).
-        return (
-            f"Estes são os seus {MAX_ORDERS} pedidos mais recentes:\n\n"
-            + orders_text(orders[:MAX_ORDERS])
-            + "\n\nPara ver outro, me mande o número dele."
-        )
+        return _orders(orders)
     if result.name in ("order_status", "delivery_tracking"):
         return order_text(_model(OrderView, value))
     if result.name == "stock_and_price":
@@ -441,8 +433,25 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
     return ""
 
 
-#: Orders listed in one answer (newest first).
-MAX_ORDERS = 4
+#: Characters of an order history in one answer: beyond the agent's limit for an answer
+#: (``MAX_ANSWER_CHARS``, 1,500) the agent takes it for a rambling model and falls back.
+ORDERS_CHARS = 1200
+
+
+def _orders(orders: list[OrderView]) -> str:
+    """The orders, newest first, as many as fit in an answer; a customer who orders often is
+    told that there are more, as a model would summarise."""
+    shown = list(orders)
+    while len(shown) > 1 and len(orders_text(shown)) > ORDERS_CHARS:
+        shown.pop()
+    if len(shown) == len(orders):
+        return orders_text(orders)
+    return (
+        f"Estes são os seus {len(shown)} pedidos mais recentes:\n\n"
+        + orders_text(shown)
+        + "\n\nPara ver outro, me mande o número dele."
+    )
+
 
 _DOCUMENT_PROBLEMS = {
     "check_digits": "os dígitos verificadores não conferem",
