@@ -173,7 +173,17 @@ class Container:
         )
         # SQLite has one connection for everything: let webhooks go first (kit/priority.py).
         self.priority = IngestFirst() if settings.is_sqlite else None
-        self.ingest = IngestService(self.sessions, self.queue, priority=self.priority)
+        # On PostgreSQL webhooks write through a pool of their own: with the workers' pool busy
+        # answering a backlog, an acknowledgement waited for a connection behind them (seconds
+        # of p99 in benchmarks/drain.py). SQLite has one connection: IngestFirst orders it.
+        self.ingest_db: AsyncEngine | None = (
+            None if settings.is_sqlite else create_engine(settings.database_url, pool_size=2)
+        )
+        self.ingest = IngestService(
+            session_factory(self.ingest_db) if self.ingest_db is not None else self.sessions,
+            self.queue,
+            priority=self.priority,
+        )
         turn_settings = TurnSettings(
             burst_window=settings.burst_window_seconds,
             burst_max=settings.burst_max_seconds,
@@ -366,3 +376,5 @@ class Container:
         if self.transcriber is not None:
             await self.transcriber.aclose()
         await self.db.dispose()
+        if self.ingest_db is not None:
+            await self.ingest_db.dispose()

@@ -20,15 +20,28 @@ from sqlalchemy import select
 
 from atende.assistant.port import Action, Say, Turn
 from atende.audit.models import AdminNotice
-from atende.channels.models import ProviderEvent
-from atende.channels.types import TextContent
+from atende.channels.models import Channel, ProviderEvent
+from atende.channels.types import (
+    ChannelRuntime,
+    ChannelSender,
+    FetchedMedia,
+    OutboundContent,
+    Recipient,
+    SendResult,
+    TextContent,
+)
 from atende.config import Settings
 from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, Message
+from atende.conversations.service import RESUME
+from atende.deferred.models import DeferredKind, DeferredRequest, DeferredStatus
+from atende.deferred.orders import ORDER
 from atende.devtools.fake_graph import FakeGraph, Reply
 from atende.ingest import service as ingest_service
+from atende.ingest.service import turn_key
 from atende.main import Container
 from atende.outbox.models import DeliveryAttempt
+from atende.queue.port import Job
 from atende.tenancy.scope import ALL_TENANTS
 from tests.support.app import running, seed, signed
 from tests.support.payloads import body, status, text_message, webhook
@@ -48,7 +61,7 @@ class Echo:
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         self.turns.append(turn.text)
-        if "veneno" in turn.text:
+        if "veneno" in turn.text or "veneno" in str(turn.resume or ""):
             raise RuntimeError("this turn always fails")
         return [Say(TextContent(f"eco: {turn.text}"))]
 
@@ -320,3 +333,134 @@ async def test_that_a_wamid_is_unique_even_when_posted_twice(app: App) -> None:
     await until(app.container, lambda: idle(app.container))
     ids = sorted(m.provider_message_id for m in await app.rows(Message) if m.direction == "in")
     assert ids == sorted([first, second])
+
+
+class PoisonSend:
+    """A sender that raises (not a provider error: a bug) for one reply, and delegates the rest."""
+
+    def __init__(self, inner: ChannelSender) -> None:
+        self.inner = inner
+        self.poisoned = 0
+
+    async def send(
+        self, channel: ChannelRuntime, recipient: Recipient, content: OutboundContent
+    ) -> SendResult:
+        if isinstance(content, TextContent) and "explode" in content.body:
+            self.poisoned += 1
+            raise RuntimeError("this send always fails")
+        return await self.inner.send(channel, recipient, content)
+
+    async def mark_read(self, channel: ChannelRuntime, message_id: str, *, typing: bool) -> None:
+        await self.inner.mark_read(channel, message_id, typing=typing)
+
+    async def fetch_media(
+        self, channel: ChannelRuntime, media_id: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        return await self.inner.fetch_media(channel, media_id, max_bytes=max_bytes)
+
+
+async def test_that_a_send_that_always_fails_gives_up_and_the_next_reply_goes_out(
+    app: App,
+) -> None:
+    poison = PoisonSend(app.container.senders["whatsapp"])
+    app.container.senders["whatsapp"] = poison
+    await app.post(webhook([text_message(PHONE, "explode")]))
+    await until(app.container, lambda: idle(app.container))
+    (out,) = [m for m in await app.rows(Message) if m.direction == "out"]
+    assert out.status == "failed"
+    assert poison.poisoned == 3  # job_max_attempts
+    await app.post(webhook([text_message(PHONE, "oi")]))
+    await until(app.container, lambda: idle(app.container))
+    assert [m.json["text"]["body"] for m in app.graph.messages if m.json] == ["eco: oi"]
+
+
+@pytest.mark.parametrize("length", [64, 65, 1000])
+async def test_that_event_kinds_beyond_their_column_are_cut(app: App, length: int) -> None:
+    payload = webhook([text_message(PHONE, "oi")])
+    payload["entry"][0]["changes"].append({"field": "k" * length, "value": {"x": 1}})
+    payload["entry"][0]["changes"][0]["value"]["e" * length] = {"y": 2}
+    response = await app.post(payload)
+    assert response.status_code == 200
+    kinds = sorted(e.kind for e in await app.rows(ProviderEvent))
+    assert kinds == sorted(["k" * min(length, 64), ("messages." + "e" * length)[:64]])
+    await until(app.container, lambda: idle(app.container))
+    assert app.graph.messages
+
+
+@pytest.mark.parametrize("length", [255, 256, 10_000])
+async def test_that_a_status_for_an_unknown_long_id_is_kept(app: App, length: int) -> None:
+    failed = status("s" * length, "failed")
+    failed["errors"] = [{"code": "E" * 300, "title": "T" * 300}]
+    payload = webhook([text_message(PHONE, "oi")], statuses=[failed])
+    response = await app.post(payload)
+    assert response.status_code == 200
+    (event,) = await app.rows(ProviderEvent)
+    assert (event.kind, event.payload["id"]) == ("status_unknown_message", "s" * length)
+    await until(app.container, lambda: idle(app.container))
+    assert app.graph.messages
+
+
+@pytest.mark.parametrize("length", [64, 65, 5000])
+async def test_that_a_request_id_of_any_length_is_stored_or_replaced(app: App, length: int) -> None:
+    request_id = "r" * length
+    response = await app.post(webhook([text_message(PHONE, "oi")]), **{"X-Request-ID": request_id})
+    assert response.status_code == 200
+    await until(app.container, lambda: idle(app.container))
+    (inbound,) = [m for m in await app.rows(Message) if m.direction == "in"]
+    assert inbound.correlation_id is not None
+    assert (inbound.correlation_id == request_id) is (length <= 64)
+
+
+async def test_that_a_kept_request_that_always_fails_to_resume_is_given_up(app: App) -> None:
+    await answered_once(app)
+    (conversation,) = await app.rows(Conversation)
+    now = datetime.now(UTC)
+    key = turn_key(conversation.channel_id, conversation.address)
+    async with app.container.sessions() as session:
+        session.add(
+            DeferredRequest(
+                tenant_id=conversation.tenant_id,
+                kind=DeferredKind.turn.value,
+                conversation_id=conversation.id,
+                session_id=conversation.session_id,
+                queue_key=key,
+                payload={"step": {"do": "veneno"}},
+                status=DeferredStatus.pending.value,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        await session.commit()
+    await app.container.queue.enqueue(Job(RESUME, key, conversation.tenant_id))
+    await until(app.container, lambda: deferred_settled(app))
+    (row,) = await app.rows(DeferredRequest)
+    assert row.status == "failed"
+    assert row.last_error is not None
+    assert "gave up" in row.last_error
+
+
+async def test_that_a_kept_order_that_always_fails_is_given_up(app: App) -> None:
+    (channel,) = [c for c in await app.rows(Channel) if c.kind == "whatsapp"]
+    now = datetime.now(UTC)
+    async with app.container.sessions() as session:
+        row = DeferredRequest(
+            tenant_id=channel.tenant_id,
+            kind=DeferredKind.order.value,
+            idempotency_key="pedido-1",
+            # Not an order request at all: placing it raises, every time.
+            payload={"itens": "nenhum"},
+            status=DeferredStatus.pending.value,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        await session.commit()
+    await app.container.queue.enqueue(Job(ORDER, row.id, channel.tenant_id))
+    await until(app.container, lambda: deferred_settled(app))
+    (stored,) = await app.rows(DeferredRequest)
+    assert stored.status == "failed"
+    assert stored.result == {"reason": "internal_error"}
+
+
+async def deferred_settled(app: App) -> bool:
+    return all(row.status != "pending" for row in await app.rows(DeferredRequest))

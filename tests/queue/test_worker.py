@@ -301,3 +301,35 @@ async def test_that_work_given_up_lets_the_rest_of_the_key_go_on(
     ):
         await queue.enqueue(await _job("conv-1"))
         await after.wait()
+
+
+class FlakyLocks(MemoryLocks):
+    """A lock service that fails once (Redis restarting, say)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    @asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("lock service unavailable")
+        async with super().lock(key):
+            yield
+
+
+async def test_that_a_lock_that_fails_neither_kills_the_consumer_nor_loses_the_job(
+    queue: MemoryQueue,
+) -> None:
+    ran = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        del job
+        ran.set()
+
+    locks = FlakyLocks()
+    async with running(queue, locks, handler, concurrency=1, retry_delay=0.001):
+        await queue.enqueue(await _job("conv-1"))
+        await ran.wait()
+    assert locks.failed

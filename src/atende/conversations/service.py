@@ -493,7 +493,7 @@ async def apply_actions(
             if step.owner != conversation.owner:
                 events.owner(conversation, step.owner, action.reason)
         elif isinstance(action, Remember) and remember:
-            conversation.state = dict(action.state)
+            conversation.state = action.state.dump()
         elif isinstance(action, NotifyAdmins):
             # Once per key: a notice some turn or process wrote before is not written again.
             if await add_notice(

@@ -126,6 +126,13 @@ class Worker:
                             await self._failed(job, error)
                         else:
                             self._failures.pop(job.key, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Not the handler: the lock or the retry itself failed (a lock service down).
+                # The consumer must survive it, and the work is still pending in the database.
+                log.exception("job could not be run; retrying", job_kind=job.kind)
+                await self._queue.enqueue(job, delay=self._retry.delay(1))
             finally:
                 self.busy -= 1
                 await delivery.ack()

@@ -59,6 +59,7 @@ from atende.assistant.agent.toolbox import (
 from atende.assistant.dialogue.engine import is_cancellation
 from atende.assistant.dialogue.replies import Replies, boleto_document
 from atende.assistant.faq import FaqIndex
+from atende.assistant.memory import ChatMessage, SessionMemory
 from atende.assistant.nlu import Nlu
 from atende.assistant.port import (
     Action,
@@ -202,7 +203,7 @@ class AgentEngine:
             intent = "order_status"
         specialist = route(
             intent,
-            turn.state.get("specialist"),
+            turn.state.agent.specialist,
             understanding.confidence,
             choosing=_answers_options(turn.state, turn.text),
             several=turn.text.count("?") >= 2,
@@ -243,19 +244,19 @@ def _with_history(turn: Turn, config: LlmConfig, actions: Sequence[Action]) -> l
     found = [a for a in actions if isinstance(a, Remember)]
     if not said or not found:
         return list(actions)
-    state = dict(found[-1].state)
-    pii = state.get("pii") if config.redact_pii else None
-    redactor = Redactor.from_state(pii) if isinstance(pii, dict) else Redactor()
+    state = found[-1].state.model_copy(deep=True)
+    pii = state.agent.pii if config.redact_pii else None
+    redactor = Redactor.from_state(pii) if pii is not None else Redactor()
 
     def hide(text: str) -> str:
         return redactor.redact(text) if config.redact_pii else text
 
-    added = [{"role": "assistant", "content": hide("\n\n".join(said))}]
+    added = [ChatMessage(role="assistant", content=hide("\n\n".join(said)))]
     if turn.text.strip():
-        added.insert(0, {"role": "user", "content": hide(turn.text[-MAX_INPUT_CHARS:])})
-    state["llm_history"] = [*list(state.get("llm_history") or []), *added][-HISTORY:]
+        added.insert(0, ChatMessage(role="user", content=hide(turn.text[-MAX_INPUT_CHARS:])))
+    state.agent.history = [*state.agent.history, *added][-HISTORY:]
     if config.redact_pii:
-        state["pii"] = redactor.state()
+        state.agent.pii = redactor.state()
     remember = Remember(state)
     return [remember if a is found[-1] else a for a in actions]
 
@@ -339,10 +340,10 @@ class _AgentTurn:
         self.specialist = str(attempt.specialist)
         self.replies = Replies(profile.name, profile.settings)
         self.profile = profile
-        self.state: dict[str, Any] = dict(turn.state)
-        self.state["turn"] = int(self.state.get("turn", 0)) + 1
-        pii = self.state.get("pii") if self.config.redact_pii else None
-        self.redactor = Redactor.from_state(pii) if isinstance(pii, dict) else Redactor()
+        self.state = turn.state.model_copy(deep=True)
+        self.state.turn += 1
+        pii = self.state.agent.pii if self.config.redact_pii else None
+        self.redactor = Redactor.from_state(pii) if pii is not None else Redactor()
         self.results: list[Any] = []
         #: The boleto PDFs the tools returned this turn, sent after the answer.
         self.documents: list[MediaContent] = []
@@ -375,7 +376,7 @@ class _AgentTurn:
         recalled = await self._recall(user)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": self._system(recalled)},
-            *list(self.state.get("llm_history") or [])[-HISTORY:],
+            *[message.model_dump() for message in self.state.agent.history[-HISTORY:]],
             {"role": "user", "content": user},
         ]
         tools = schemas(self.specialist)
@@ -425,7 +426,7 @@ class _AgentTurn:
         ]
         # The summary's facts were redacted when written; the rest is the business's own text
         # and the contact's first name, so the prompt is not scanned again every turn.
-        facts = list(self.state.get("llm_summary") or [])
+        facts = list(self.state.agent.summary)
         summary = ("\nResumo da conversa até aqui: " + "; ".join(facts)) if facts else ""
         memories = "".join(
             f"\n- {m.created_at.astimezone().strftime('%d/%m/%Y')}: "
@@ -593,7 +594,7 @@ class _AgentTurn:
                     contact_phone=self.turn.contact_phone,
                     state=self.state,
                     challenge=self._challenge,
-                    turn_number=int(self.state["turn"]),
+                    turn_number=self.state.turn,
                     pdf_links=self.engine.pdf_links,
                 )
             )
@@ -671,8 +672,8 @@ class _AgentTurn:
             "delivery_tracking": f"consultou o rastreio do pedido {result.get('id')}",
         }.get(name)
         if fact:
-            facts = [*list(self.state.get("llm_summary") or []), self.hide(fact)]
-            self.state["llm_summary"] = facts[-SUMMARY_FACTS:]
+            facts = [*self.state.agent.summary, self.hide(fact)]
+            self.state.agent.summary = facts[-SUMMARY_FACTS:]
 
     # -- the answer --------------------------------------------------------------------------
 
@@ -694,14 +695,14 @@ class _AgentTurn:
             actions.append(Handoff(f"llm: {self.handoff[:150]}"))
         shown = "\n\n".join([text, *(history_text(d) for d in self.documents)])
         history = [
-            *list(self.state.get("llm_history") or []),
-            {"role": "user", "content": user},
-            {"role": "assistant", "content": self.hide(shown)},
+            *self.state.agent.history,
+            ChatMessage(role="user", content=user),
+            ChatMessage(role="assistant", content=self.hide(shown)),
         ]
-        self.state["llm_history"] = history[-HISTORY:]
-        self.state["specialist"] = self.specialist
+        self.state.agent.history = history[-HISTORY:]
+        self.state.agent.specialist = self.specialist
         if self.config.redact_pii:
-            self.state["pii"] = self.redactor.state()
+            self.state.agent.pii = self.redactor.state()
         actions.append(Remember(self.state))
         if self.embedding is not None:
             actions.append(
@@ -734,13 +735,13 @@ CHOICE_WORDS = 4
 MAX_MESSAGES = 6
 
 
-def _answers_options(state: Any, text: str) -> bool:
+def _answers_options(state: SessionMemory, text: str) -> bool:
     """Whether ``text`` is short and the previous answer offered numbered options."""
-    history = list(state.get("llm_history") or [])
+    history = state.agent.history
     last = history[-1] if history else None
-    if not isinstance(last, dict) or last.get("role") != "assistant":
+    if last is None or last.role != "assistant":
         return False
-    offered = len(_OPTION.findall(str(last.get("content") or ""))) >= 2
+    offered = len(_OPTION.findall(last.content)) >= 2
     return offered and len(text.split()) <= CHOICE_WORDS
 
 
