@@ -525,7 +525,7 @@ def test_that_a_long_order_history_is_answered_with_the_newest_within_an_answers
             "total_cents": 6870,
             "items": ["3x Café Moído Tradicional 500 g", "2x Camiseta Básica Algodão Preta M"],
         }
-        for number in range(12, 0, -1)
+        for number in range(40, 0, -1)
     ]
     listed = ("recent_orders", {}, {"orders": orders})
 
@@ -536,8 +536,29 @@ def test_that_a_long_order_history_is_answered_with_the_newest_within_an_answers
     shown = re.findall(r"PED-\d+", answer)
     # The newest, in order, and that there are more.
     assert shown == [order["id"] for order in orders[: len(shown)]]
-    assert 4 <= len(shown) < len(orders)
+    assert 20 <= len(shown) < len(orders)
+    assert "mais recentes" in answer
     assert "me mande o número" in answer
+
+
+def test_that_an_order_history_too_long_in_full_lists_one_line_per_order() -> None:
+    orders = [
+        {
+            "id": f"PED-52{number:02d}",
+            "status": "shipped",
+            "total_cents": 6870,
+            "items": ["3x Café Moído Tradicional 500 g", "2x Camiseta Básica Algodão Preta M"],
+        }
+        for number in range(13, 0, -1)
+    ]
+    listed = ("recent_orders", {}, {"orders": orders})
+
+    answer = text_of(demo_responder(request("meus pedidos", verified=True, calls=(listed,))))
+
+    assert len(answer) <= MAX_ANSWER_CHARS
+    assert re.findall(r"PED-\d+", answer) == [order["id"] for order in orders]
+    assert "Pedido *PED-5213*: enviado (R$ 68,70)." in answer
+    assert "Café" not in answer
 
 
 def test_that_a_short_order_history_is_answered_whole() -> None:

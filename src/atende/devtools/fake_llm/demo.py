@@ -439,18 +439,20 @@ ORDERS_CHARS = 1200
 
 
 def _orders(orders: list[OrderView]) -> str:
-    """The orders, newest first, as many as fit in an answer; a customer who orders often is
-    told that there are more, as a model would summarise."""
-    shown = list(orders)
-    while len(shown) > 1 and len(orders_text(shown)) > ORDERS_CHARS:
-        shown.pop()
-    if len(shown) == len(orders):
+    """The orders, newest first, within an answer's length: in full when they fit, else one
+    line each (the offline engine's first line: number, status, total), and, for a customer who
+    orders very often, the newest that fit with a word that there are more."""
+    if len(orders_text(orders)) <= ORDERS_CHARS:
         return orders_text(orders)
-    return (
-        f"Estes são os seus {len(shown)} pedidos mais recentes:\n\n"
-        + orders_text(shown)
-        + "\n\nPara ver outro, me mande o número dele."
-    )
+    lines = [order_text(order).split("\n")[0] for order in orders]
+    ending = "Para ver os itens ou o rastreio de um deles, me mande o número."
+    while len(lines) > 1 and len("\n".join(lines)) > ORDERS_CHARS:
+        lines.pop()
+    if len(lines) == len(orders):
+        heading = f"Estes são os seus {len(lines)} pedidos:"
+    else:
+        heading = f"Estes são os seus {len(lines)} pedidos mais recentes:"
+    return heading + "\n" + "\n".join(lines) + "\n\n" + ending
 
 
 _DOCUMENT_PROBLEMS = {
