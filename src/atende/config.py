@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     #: Fernet key that encrypts channel secrets at rest. Required in production; in development
     #: and tests a key is generated once under ./var/ so that `make run` needs no setup.
     secret_key: SecretStr | None = None
+    #: Keys used before ``secret_key`` (comma-separated): still accepted to decrypt, never to
+    #: encrypt, while `atende secrets rotate` moves what is stored to the current key.
+    previous_secret_keys: SecretStr | None = None
     var_dir: Path = Path("./var")
 
     #: Where customers and providers reach this server (links to boleto PDFs go out with it).
@@ -133,6 +136,13 @@ class Settings(BaseSettings):
     erp_backoff_max_seconds: float = Field(default=2.0, gt=0)
     erp_breaker_failures: int = Field(default=5, ge=1)
     erp_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
+    #: A job whose handler raises (a turn, a send, a kept request) is tried again after this many
+    #: seconds, doubling up to the maximum; after ``job_max_attempts`` failures in a row it is
+    #: given up and its work marked failed (docs/operations.md, "Jobs that keep failing").
+    job_max_attempts: int = Field(default=8, ge=1, le=100)
+    job_retry_base_seconds: float = Field(default=1.0, gt=0)
+    job_retry_max_seconds: float = Field(default=300.0, gt=0)
 
     #: Requests kept while the business's system is down are tried again after this many
     #: seconds, doubling up to the maximum, and given up after ``deferred_max_age_hours``.

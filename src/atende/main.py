@@ -48,7 +48,7 @@ from atende.outbox.sender import OutboxSender, SendSettings
 from atende.outbox.service import SEND
 from atende.pipeline import SWEEP_LIMIT, mark_in_doubt, recover
 from atende.queue.memory import MemoryLocks, MemoryQueue
-from atende.queue.worker import Worker
+from atende.queue.worker import Retry, Worker
 from atende.tenancy.profiles import TenantProfiles
 
 log = get_logger(__name__)
@@ -272,12 +272,19 @@ class Container:
         is unfinished (on start and then every ``sweep_seconds``); `atende chat` turns it off so
         that it never answers another process's customers."""
         turns = await self._turn_concurrency()
+        retry = Retry(
+            max_attempts=self.settings.job_max_attempts,
+            base=self.settings.job_retry_base_seconds,
+            ceiling=self.settings.job_retry_max_seconds,
+        )
         self.workers = [
             Worker(
                 kind=TURN,
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.turns.handle,
+                give_up=self.turns.give_up,
+                retry=retry,
                 concurrency=turns,
             ),
             Worker(
@@ -285,6 +292,8 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.outbox.handle,
+                give_up=self.outbox.give_up,
+                retry=retry,
                 concurrency=self.settings.send_concurrency,
             ),
             Worker(
@@ -292,6 +301,8 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.resumes.handle,
+                give_up=self.resumes.give_up,
+                retry=retry,
                 concurrency=turns,
                 # Never beside one of the conversation's own turns.
                 lock_as=TURN,
@@ -301,6 +312,8 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.orders.handle,
+                give_up=self.orders.give_up,
+                retry=retry,
                 concurrency=2,
             ),
         ]
