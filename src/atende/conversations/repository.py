@@ -80,21 +80,16 @@ async def resolve_contact(
     username: str | None,
 ) -> Contact:
     """One canonical contact per person: any known identity finds it; new identities attach."""
-    known = list(
-        await session.scalars(
-            select(ContactIdentity).where(
-                or_(
-                    *(
-                        and_(ContactIdentity.kind == k, ContactIdentity.value == v)
-                        for k, v in identities
-                    )
-                )
-            )
+    # The identities and their contact in one round trip (it was two).
+    rows = (
+        await session.execute(
+            select(ContactIdentity, Contact)
+            .join(Contact, Contact.id == ContactIdentity.contact_id)
+            .where(_any_identity(identities))
         )
-    )
-    contact: Contact | None = None
-    if known:
-        contact = await session.get(Contact, known[0].contact_id)
+    ).all()
+    known = [identity for identity, _ in rows]
+    contact: Contact | None = rows[0][1] if rows else None
     if contact is None:
         contact = Contact(name=name, phone=phone, username=username)
         session.add(contact)
@@ -110,32 +105,32 @@ async def resolve_contact(
     return contact
 
 
+def _any_identity(identities: Sequence[tuple[str, str]]) -> Any:
+    return or_(
+        *(and_(ContactIdentity.kind == k, ContactIdentity.value == v) for k, v in identities)
+    )
+
+
 async def find_contact(
-    session: AsyncSession, identities: Sequence[tuple[str, str]]
-) -> Contact | None:
+    session: AsyncSession, identities: Sequence[tuple[str, str]], channel_id: str
+) -> tuple[Contact | None, Conversation | None]:
+    """The contact one of these identities belongs to, and its conversation on this channel:
+    one query (a turn's plan read them in three)."""
     if not identities:
-        return None
-    found = await session.scalar(
-        select(ContactIdentity).where(
-            or_(
-                *(
-                    and_(ContactIdentity.kind == k, ContactIdentity.value == v)
-                    for k, v in identities
-                )
+        return None, None
+    row = (
+        await session.execute(
+            select(Contact, Conversation)
+            .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            .outerjoin(
+                Conversation,
+                and_(Conversation.contact_id == Contact.id, Conversation.channel_id == channel_id),
             )
+            .where(_any_identity(identities))
+            .limit(1)
         )
-    )
-    return await session.get(Contact, found.contact_id) if found else None
-
-
-async def find_conversation(
-    session: AsyncSession, channel_id: str, contact_id: str
-) -> Conversation | None:
-    return await session.scalar(
-        select(Conversation).where(
-            Conversation.channel_id == channel_id, Conversation.contact_id == contact_id
-        )
-    )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def conversation_for_update(

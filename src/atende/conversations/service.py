@@ -273,10 +273,7 @@ class TurnProcessor:
                 return hold
             sender = pending[-1].content.get("sender") or {}
             identities = tuple(_identities(channel, sender))
-            contact = await repo.find_contact(session, identities)
-            conversation = (
-                await repo.find_conversation(session, channel.id, contact.id) if contact else None
-            )
+            contact, conversation = await repo.find_contact(session, identities, channel.id)
         if conversation is not None:
             structlog.contextvars.bind_contextvars(conversation_id=conversation.id)
         expired = conversation is not None and self._is_idle(conversation, pending[0])
