@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, ConversationEvent, Message
@@ -163,6 +164,30 @@ def append_event(
             created_at=now,
         )
     )
+
+
+def event_row(
+    conversation: Conversation,
+    type_: str,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+    correlation_id: str | None,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": conversation.tenant_id,
+        "conversation_id": conversation.id,
+        "type": type_,
+        "data": data,
+        "correlation_id": correlation_id,
+        "created_at": now,
+    }
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """A transaction's events in one INSERT (synchronous: it runs as the session commits)."""
+    session.flush()  # the conversations they belong to exist first
+    session.execute(insert(ConversationEvent), list(rows))
 
 
 async def events(session: AsyncSession, conversation_id: str) -> list[ConversationEvent]:
