@@ -621,7 +621,7 @@ DEEP = 100
 
 
 @settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,  # each example posts twice to the app and reads the database
     # The app and its database are shared by the examples on purpose (starting them costs
     # seconds); each example's ids are new (ID_MARK), so examples cannot see each other's rows.
