@@ -82,7 +82,7 @@ def turn_concurrency(container: Container) -> list[int]:
 
 
 def offline_concurrency(settings: Settings) -> int:
-    return 1 if settings.is_sqlite else 64
+    return 1 if settings.is_sqlite else 4
 
 
 async def test_that_a_model_configured_per_tenant_lets_sqlite_run_turns_concurrently(
