@@ -145,3 +145,40 @@ async def test_that_asking_to_cancel_an_order_is_not_read_as_a_new_order(world: 
     (record,) = await records(world.container)
     assert (record.engine, record.fallback_reason) == ("offline", "cancellation")
     assert world.llm.chat_requests == []
+
+
+async def test_that_a_summary_answered_with_something_else_is_not_placed_by_a_later_yes(
+    world: World,
+) -> None:
+    summaries: list[str] = []
+
+    def model(request: ChatRequest) -> Step:
+        last = request.last_message or {}
+        if last.get("role") == "tool":
+            result = tool_result(request)
+            if result.get("status") == "verified":
+                return Step.tools(
+                    ToolCall("prepare_order", {"items": [{"sku": "CAM-001", "quantity": 2}]})
+                )
+            if "summary_id" in result:
+                summaries.append(str(result["summary_id"]))
+                return Step.reply("Resumo do pedido:\n" + "\n".join(result["lines"]))
+            return Step.reply(str(result.get("message") or result.get("order_id")))
+        text = request.last_user_text
+        if "comprar" in text:
+            return Step.tools(ToolCall("identify_customer", {"document": "[CPF_1]"}))
+        if text == "sim" and summaries:
+            return Step.tools(ToolCall("confirm_order", {"summary_id": summaries[-1]}))
+        return Step.reply("Tudo bem, não registrei.")
+
+    world.llm.responder = model
+    chat = Chat(world)
+    await chat.say(f"quero comprar 2 CAM-001, cpf {MARIA}")
+    await chat.say("não")
+    answer = await chat.say("sim")
+
+    calls = [call for record in await records(world.container) for call in record.tool_calls]
+    confirms = [call for call in calls if call["name"] == "confirm_order"]
+    assert [(call["ok"], call["summary"]) for call in confirms] == [(False, "no_summary")]
+    assert "PED-" not in answer
+    assert [r.engine for r in await records(world.container)] == ["llm", "llm", "llm"]

@@ -59,7 +59,7 @@ from atende.assistant.agent.toolbox import (
 from atende.assistant.dialogue.engine import is_cancellation
 from atende.assistant.dialogue.replies import Replies, boleto_document
 from atende.assistant.faq import FaqIndex
-from atende.assistant.memory import ChatMessage, SessionMemory
+from atende.assistant.memory import ChatMessage, OrderSlots, SessionMemory
 from atende.assistant.nlu import Nlu
 from atende.assistant.port import (
     Action,
@@ -694,6 +694,12 @@ class _AgentTurn:
         if self.handoff is not None:
             actions.append(Handoff(f"llm: {self.handoff[:150]}"))
         shown = "\n\n".join([text, *(history_text(d) for d in self.documents)])
+        summary = self.state.order.summary
+        if summary is not None and summary.turn < self.state.turn:
+            # A summary from an earlier turn, not confirmed in this one: the customer answered
+            # something else ("não", another request), which ends the order, as in the offline
+            # engine; a "sim" later must not place it.
+            self.state.order = OrderSlots()
         history = [
             *self.state.agent.history,
             ChatMessage(role="user", content=user),
