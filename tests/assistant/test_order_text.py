@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from atende.assistant.dialogue.choice import choose
 from atende.assistant.dialogue.engine import _placed_text
 from atende.assistant.dialogue.orders import (
     RequestedLine,
-    chosen_option,
+    product_option,
     read_quantity,
     requested_lines,
 )
@@ -25,6 +26,12 @@ from atende.assistant.dialogue.orders import (
         ("quero 2 camisetas e 1 caneca", [(None, "camisetas", 2), (None, "caneca", 1)]),
         ("CAF-002", [("CAF-002", None, None)]),
         ("2x CAM-001 e 1 CAN-002", [("CAM-001", None, 2), ("CAN-002", None, 1)]),
+        # Codes one after the other, with no comma or "e" between them.
+        ("CAM-001 CAM-002", [("CAM-001", None, None), ("CAM-002", None, None)]),
+        ("quero 2 CAM-001 3 CAM-002", [("CAM-001", None, 2), ("CAM-002", None, 3)]),
+        ("CAM-001 x2 CAM-002 x1", [("CAM-001", None, 2), ("CAM-002", None, 1)]),
+        ("CAM-001 2 unidades CAM-002", [("CAM-001", None, 2), ("CAM-002", None, None)]),
+        ("caneca x3", [(None, "caneca", 3)]),
         ("quero comprar 2 CAM-001, meu cpf é 529.982.247-25", [("CAM-001", None, 2)]),
         (
             "oi, quero 2 camisetas e uma caneca. cpf 529.982.247-25",
@@ -84,11 +91,15 @@ OPTIONS = [
     ],
 )
 def test_that_a_product_is_chosen_as_customers_say_it(text: str, sku: str | None) -> None:
-    assert chosen_option(text, [], OPTIONS) == sku
+    chosen = choose([product_option(o) for o in OPTIONS], text).chosen
+    assert (chosen.id if chosen else None) == sku
 
 
 def test_that_a_list_reply_carries_the_choice() -> None:
-    assert chosen_option("Camiseta Básica", [None, "CAM-001"], OPTIONS) == "CAM-001"
+    options = [product_option(o) for o in OPTIONS]
+    chosen = choose(options, "Camiseta Básica", [None, "CAM-001"]).chosen
+    assert chosen is not None
+    assert chosen.id == "CAM-001"
 
 
 def test_that_the_order_number_is_written_once() -> None:

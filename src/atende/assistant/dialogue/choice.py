@@ -1,8 +1,9 @@
 """Which item of a list the customer means: "o primeiro", "o 2", "a segunda", "o de 189,35",
 "o que venceu", "o de março", "o mais antigo", "o último", "o da caneca".
 
-One function, :func:`choose`, taking the options offered and the customer's text, so that every
-numbered list the assistant shows (boletos, products of an order) is answered the same way. What
+One function, :func:`choose`, taking the options offered, the customer's text and the ids of any
+list replies, so that every numbered list the assistant shows (boletos, products of an order) is
+answered the same way, by the offline engine and by the fake model's stand-in alike. What
 the text says is read as conditions that must all hold (an ordinal, an amount, a date, a month,
 overdue or not, the id, words of the name, a superlative); the options that meet them all are the
 answer. Nothing said about the list at all is :attr:`ChoiceStatus.none`, so the caller can treat
@@ -15,7 +16,7 @@ values must be exact (an amount either is the boleto's or is not).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -180,12 +181,16 @@ def _name_words(text: str) -> set[str]:
     return {w.rstrip("s") for w in words if len(w) >= 3 and w not in _FILLER}
 
 
-def choose(options: Sequence[Option], text: str) -> Choice:
+def choose(options: Sequence[Option], text: str, replies: Iterable[object | None] = ()) -> Choice:
     """The option(s) of ``options`` (in the order they were shown, numbered from 1) that
-    ``text`` points at. An id written in the text (a WhatsApp list reply's id, "TIT-1002")
-    picks that option at once."""
+    ``text`` points at. The id a WhatsApp list or button reply carries (``replies``), or an id
+    written in the text ("TIT-1002", "CAM-001"), picks that option at once."""
     if not options:
         return Choice(ChoiceStatus.none)
+    for reply in replies:
+        picked = next((option for option in options if option.id == reply), None)
+        if picked is not None:
+            return Choice(ChoiceStatus.chosen, (picked,))
     upper = text.upper()
     by_id = [option for option in options if option.id and option.id.upper() in upper]
     if len(by_id) == 1:

@@ -26,7 +26,7 @@ from atende.assistant.dialogue.orders import (
     ORDER_AWAITING,
     ORDER_SLOTS,
     RequestedLine,
-    chosen_option,
+    product_option,
     read_quantity,
     requested_lines,
 )
@@ -108,7 +108,7 @@ NEEDS_CUSTOMER = frozenset(
 _DOCUMENT_WORDS = re.compile(r"\b(cpf|cnpj|documento|doc)\b")
 #: A run of digits with the punctuation documents and phones are written with.
 _DIGIT_RUN = re.compile(r"(?<![\w+])\+?\(?\d[\d.\-/() ]{6,24}\d(?!\w)")
-_CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la|parar)\W*$")
+_CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la)\W*$")
 # "quero cancelar", "cancela isso": cancelling something, which is not opting out of messages.
 _CANCEL_VERB = re.compile(r"\b(cancel(ar|a|e|em|o)?|cancelamento)\b")
 # Opting out is sticky, so it needs the customer to name what they want to stop (messages, the
@@ -662,12 +662,12 @@ class _Conversation:
         return False
 
     def _choice(self, options: list[Option]) -> Choice:
-        ids = {option.id: option for option in options}
-        for message in self.turn.messages:
-            picked = message.content.get("id")
-            if message.type in {"list_reply", "button_reply"} and picked in ids:
-                return Choice(ChoiceStatus.chosen, (ids[str(picked)],))
-        return choose(options, self.turn.text)
+        replies = (
+            m.content.get("id")
+            for m in self.turn.messages
+            if m.type in {"list_reply", "button_reply"}
+        )
+        return choose(options, self.turn.text, replies)
 
     def _ask_titulo_again(self, options: list[Option], choice: Choice) -> None:
         if choice.status is ChoiceStatus.ambiguous:
@@ -808,14 +808,10 @@ class _Conversation:
         named = [line for line in lines if line.sku or line.query]
         current = dict(self.state.get("order_line") or {})
         if awaiting == "order_choice":
-            replies = [
-                str(m.content.get("id"))
-                for m in self.turn.messages
-                if m.type in {"list_reply", "button_reply"}
-            ]
-            options = list(current.get("options") or [])
-            sku = chosen_option(self.turn.text, replies, options)
-            if sku is not None:
+            options = [product_option(option) for option in current.get("options") or []]
+            picked = self._choice(options).chosen
+            if picked is not None:
+                sku = picked.id
                 quantity = current.get("quantity") or read_quantity(self.turn.text)
                 chosen = RequestedLine(sku, None, quantity)
                 self.state["order_pending"] = [

@@ -22,13 +22,13 @@ flow (done, "cancelar", "não" at the summary, "voltar", another request) clears
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from unidecode import unidecode
 
-from atende.assistant.dialogue.choice import Option, choose
+from atende.assistant.dialogue.choice import Option
 from atende.assistant.nlu.entities import extract
 
 ORDER_SLOTS = ("order_pending", "order_line", "order_items", "summary_id", "order_summary")
@@ -54,6 +54,11 @@ _NOT_PRODUCT = frozenset(
     """.split()
 )
 _ARTICLE_ONE = frozenset({"um", "uma"})
+# A count that follows what it counts: "x2", "2x", "2 unidades", "2 un".
+_COUNT_AFTER = re.compile(
+    r"(?:x\s?\d{1,4}|\d{1,4}\s?(?:x|un|und|unid|unidades?|pcs?|pecas?|pacotes?|cx|caixas?))\b",
+    re.IGNORECASE,
+)
 _BARE_QUANTITY = re.compile(
     r"\W*(?:so|apenas|quero|manda|sao|serao)?\s*(\d{1,4})\s*"
     r"(?:x|un|und|unid|unidades?|pacotes?|caixas?|pecas?|itens)?\W*"
@@ -101,7 +106,7 @@ def requested_lines(text: str) -> list[RequestedLine]:
     one without a quantity; a quantity after its product ("café moído, 3 pacotes") completes it.
     """
     lines: list[RequestedLine] = []
-    for chunk in _ITEM_BREAK.split(text):
+    for chunk in (part for piece in _ITEM_BREAK.split(text) for part in _split_codes(piece)):
         line = _line(chunk)
         if line is None:
             continue
@@ -116,6 +121,28 @@ def requested_lines(text: str) -> list[RequestedLine]:
         else:
             lines.append(line)
     return lines
+
+
+def _split_codes(chunk: str) -> list[str]:
+    """``chunk`` cut after each product code but the last: "2 CAM-001 3 CAM-002" and
+    "CAM-001 CAM-002" are two items even without a comma or "e" between them."""
+    entities = extract(chunk).entities
+    ends: list[int] = []
+    for sku, following in zip(entities, [*entities[1:], None], strict=False):
+        if sku.type != "sku":
+            continue
+        # A count written after the code ("CAM-001 x2", "CAM-001 2 unidades") stays with it.
+        count = None
+        if (
+            following is not None
+            and following.type == "quantity"
+            and not chunk[sku.end : following.start].strip()
+        ):
+            count = _COUNT_AFTER.match(chunk, following.start)
+        ends.append(count.end() if count else sku.end)
+    ends = ends[:-1]
+    starts = [0, *ends]
+    return [chunk[start:end] for start, end in zip(starts, [*ends, len(chunk)], strict=True)]
 
 
 def _line(chunk: str) -> RequestedLine | None:
@@ -169,23 +196,12 @@ def read_quantity(text: str) -> int | None:
     return None
 
 
-def chosen_option(
-    text: str, replies: Iterable[str | None], options: Sequence[Mapping[str, Any]]
-) -> str | None:
-    """The SKU the customer picked among ``options`` (``{"sku", "name", "price_cents"}``, as
-    numbered): a list reply's id (``replies``), or what :func:`choose` reads, as for every list
-    the assistant shows ("2", "a segunda", "a última", "o de 49,90", the code, "a preta")."""
-    skus = [str(option["sku"]) for option in options]
-    for reply in replies:
-        if reply in skus:
-            return reply
-    offered = [
-        Option(
-            id=str(option["sku"]),
-            amount_cents=option.get("price_cents"),
-            name=str(option.get("name") or ""),
-        )
-        for option in options
-    ]
-    chosen = choose(offered, text).chosen
-    return chosen.id if chosen is not None else None
+def product_option(option: Mapping[str, Any]) -> Option:
+    """A product offered for "qual delas?" (``{"sku", "name", "price_cents"}``) as an item of
+    the list :func:`~atende.assistant.dialogue.choice.choose` reads ("2", "a segunda", "a
+    última", "o de 49,90", the code, "a preta")."""
+    return Option(
+        id=str(option["sku"]),
+        amount_cents=option.get("price_cents"),
+        name=str(option.get("name") or ""),
+    )
