@@ -26,9 +26,10 @@ run: install  ## install + migrate + seed the demo tenant + serve on :8000
 test: install  ## install + lint + type-check + the whole suite on SQLite and PostgreSQL
 	$(BIN)/python scripts/check.py
 
-bench: install  ## every benchmark (webhook, NLU, turns, LLM agent, recall, FAQ); each rewrites its section of docs/benchmarks.md
+bench: install  ## every benchmark (webhook, answer cost, NLU, turns, LLM agent, recall, FAQ); each rewrites its section of docs/benchmarks.md
 	@command -v wrk >/dev/null || (apt-get install -y --no-install-recommends wrk >/dev/null 2>&1 || sudo apt-get install -y --no-install-recommends wrk)
 	$(BIN)/python benchmarks/webhook.py
+	$(BIN)/python benchmarks/drain.py
 	$(BIN)/python benchmarks/nlu.py
 	$(BIN)/python benchmarks/turn.py --rounds 30
 	$(BIN)/python benchmarks/agent.py

@@ -5,12 +5,22 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from atende.config import Environment, Settings
 from atende.devtools.fake_graph import FakeGraph
 from atende.main import Container
 from tests.support import databases
 from tests.support.app import ACCESS_TOKEN, Seeded, seed
+
+# Property-based tests: on a laptop each run explores new examples (and replays the failures it
+# saved in .hypothesis/); in CI the same examples every run, so a red build is reproducible and a
+# green one does not turn red by chance. Example counts stay per test, sized for 2 cores.
+hypothesis_settings.register_profile("dev", print_blob=True)
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if databases.IN_CI else "dev")
+)
 
 
 @pytest.fixture(scope="session")

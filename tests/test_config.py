@@ -54,7 +54,7 @@ def test_that_concurrency_defaults_follow_the_database() -> None:
     )
     assert (sqlite.turn_concurrency, sqlite.send_concurrency) == (1, 16)
     assert with_llm.turn_concurrency == 500
-    assert (postgres.turn_concurrency, postgres.send_concurrency) == (64, 64)
+    assert (postgres.turn_concurrency, postgres.send_concurrency) == (4, 64)
     assert (chosen.turn_concurrency, chosen.send_concurrency) == (9, 3)
 
 

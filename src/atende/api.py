@@ -18,6 +18,7 @@ from atende.business.endpoints import build_router as business_router
 from atende.business.errors import HttpProblem, InvalidInput
 from atende.channels.sandbox.endpoints import build_router as sandbox_router
 from atende.channels.whatsapp.endpoints import build_router as whatsapp_router
+from atende.config import Environment
 from atende.kit.errors import AtendeError
 from atende.kit.http import problem
 from atende.kit.logging import get_logger
@@ -91,6 +92,8 @@ def create_app(container: Container, *, workers: bool = True, recover: bool = Tr
             container.directory, container.ingest, lambda: settings.webhook_max_body_bytes
         )
     )
-    app.include_router(sandbox_router(container.sandbox))
+    if settings.env is not Environment.production:
+        # A sandbox token speaks as any phone and reads its replies: a development tool only.
+        app.include_router(sandbox_router(container.sandbox))
     app.include_router(business_router(container.sessions, container.business))
     return app

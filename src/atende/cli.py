@@ -94,7 +94,7 @@ def migrate() -> None:
 @main.command()
 def demo() -> None:
     """Seed the demo tenant (sandbox channel + WhatsApp channel `demo-whatsapp`)."""
-    from atende.demo import DEMO_SANDBOX, DEMO_WHATSAPP, seed_demo
+    from atende.demo import DEMO_SANDBOX, DEMO_WHATSAPP, DemoRefused, seed_demo
     from atende.kit.db import create_engine, session_factory
     from atende.kit.secrets import load_secret_box
 
@@ -108,8 +108,14 @@ def demo() -> None:
         finally:
             await engine.dispose()
 
-    asyncio.run(run())
-    click.echo(f"demo tenant ready: channels {DEMO_SANDBOX} and {DEMO_WHATSAPP}")
+    try:
+        asyncio.run(run())
+    except DemoRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    if settings.env is Environment.production:
+        click.echo(f"demo tenant ready: channel {DEMO_WHATSAPP} (no sandbox in production)")
+    else:
+        click.echo(f"demo tenant ready: channels {DEMO_SANDBOX} and {DEMO_WHATSAPP}")
 
 
 @main.command()
@@ -408,6 +414,33 @@ async def _tenant_id(sessions: Any, slug: str) -> str:
     if tenant_id is None:
         raise click.ClickException(f"no tenant {slug!r}")
     return tenant_id
+
+
+@main.group()
+def secrets() -> None:
+    """The key that encrypts stored secrets (ATENDE_SECRET_KEY)."""
+
+
+@secrets.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every stored secret with ATENDE_SECRET_KEY (old keys in
+    ATENDE_PREVIOUS_SECRET_KEYS); afterwards the previous keys can be dropped."""
+    import atende.models  # noqa: F401 - every table, for the foreign keys
+    from atende.kit.db import create_engine, session_factory
+    from atende.kit.secrets import load_secret_box
+    from atende.tenancy.rotation import rotate_stored_secrets
+
+    settings = _settings()
+    _logging(settings, quiet=True)
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        try:
+            return await rotate_stored_secrets(session_factory(engine), load_secret_box(settings))
+        finally:
+            await engine.dispose()
+
+    click.echo(f"{asyncio.run(run())} stored secrets now use the current key")
 
 
 @main.group()

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     #: Fernet key that encrypts channel secrets at rest. Required in production; in development
     #: and tests a key is generated once under ./var/ so that `make run` needs no setup.
     secret_key: SecretStr | None = None
+    #: Keys used before ``secret_key`` (comma-separated): still accepted to decrypt, never to
+    #: encrypt, while `atende secrets rotate` moves what is stored to the current key.
+    previous_secret_keys: SecretStr | None = None
     var_dir: Path = Path("./var")
 
     #: Where customers and providers reach this server (links to boleto PDFs go out with it).
@@ -134,6 +137,13 @@ class Settings(BaseSettings):
     erp_breaker_failures: int = Field(default=5, ge=1)
     erp_breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
+    #: A job whose handler raises (a turn, a send, a kept request) is tried again after this many
+    #: seconds, doubling up to the maximum; after ``job_max_attempts`` failures in a row it is
+    #: given up and its work marked failed (docs/operations.md, "Jobs that keep failing").
+    job_max_attempts: int = Field(default=8, ge=1, le=100)
+    job_retry_base_seconds: float = Field(default=1.0, gt=0)
+    job_retry_max_seconds: float = Field(default=300.0, gt=0)
+
     #: Requests kept while the business's system is down are tried again after this many
     #: seconds, doubling up to the maximum, and given up after ``deferred_max_age_hours``.
     deferred_retry_base_seconds: float = Field(default=15.0, gt=0)
@@ -171,14 +181,16 @@ class Settings(BaseSettings):
     def turn_concurrency(self) -> int:
         # With the offline engine a turn is pure CPU and database work, which SQLite's single
         # connection serialises anyway: one turn at a time answers as fast as more would, and
-        # leaves the event loop to the webhooks (measured in docs/benchmarks.md). An LLM turn
+        # leaves the event loop to the webhooks (measured in docs/benchmarks.md). On PostgreSQL
+        # a few turns overlap their round trips; 64 answered no faster and held webhook acks
+        # behind them for seconds (benchmarks/drain.py). An LLM turn
         # mostly waits on the network (1 to 2 s a model call): 500 in flight is what one process
         # sustains at 300 turns/s (docs/benchmarks.md, agent).
         if self.worker_concurrency:
             return self.worker_concurrency
         if self.llm_enabled:
             return LLM_TURN_CONCURRENCY
-        return 1 if self.is_sqlite else 64
+        return 1 if self.is_sqlite else 4
 
     @property
     def send_concurrency(self) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.assistant.faq import FaqIndex
 from atende.channels.models import Channel, ChannelKind
-from atende.config import Settings
+from atende.config import Environment, Settings
 from atende.connectors.demo import business_today, demo_database_url, seed_demo_erp
 from atende.kit.secrets import SecretBox
 from atende.tenancy.models import Tenant
@@ -65,6 +65,29 @@ faturas; no PIX e no boleto, devolvemos o valor em até 5 dias úteis.
 """
 
 
+#: The demo's WhatsApp secrets: public development defaults, so never used in production.
+DEMO_SECRETS = {
+    "demo_whatsapp_app_secret": "ATENDE_DEMO_WHATSAPP_APP_SECRET",
+    "demo_whatsapp_verify_token": "ATENDE_DEMO_WHATSAPP_VERIFY_TOKEN",
+    "demo_whatsapp_access_token": "ATENDE_DEMO_WHATSAPP_ACCESS_TOKEN",
+}
+
+
+class DemoRefused(ValueError):
+    """`atende demo` in production without secrets of its own."""
+
+
+def public_secrets(settings: Settings) -> list[str]:
+    """The variables of demo secrets left at (or set to) their public development values."""
+    return [
+        variable
+        for field, variable in DEMO_SECRETS.items()
+        if field not in settings.model_fields_set
+        or getattr(settings, field).get_secret_value()
+        == Settings.model_fields[field].get_default().get_secret_value()
+    ]
+
+
 def sandbox_token() -> str:
     return os.environ.get("ATENDE_DEMO_SANDBOX_TOKEN", DEFAULT_SANDBOX_TOKEN)
 
@@ -112,9 +135,30 @@ async def ensure_channel(
         return channel.id
 
 
+async def deactivate_channel(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str, slug: str
+) -> None:
+    async with sessions() as session:
+        bind_tenant(session, tenant_id)
+        channel = await session.scalar(select(Channel).where(Channel.slug == slug))
+        if channel is not None:
+            channel.active = False
+            await session.commit()
+
+
 async def seed_demo(
     sessions: async_sessionmaker[AsyncSession], box: SecretBox, settings: Settings
 ) -> str:
+    """The demo tenant. In production its secrets must be the operator's own (the defaults are
+    in the README for anyone to read), and it has no sandbox channel: a sandbox token lets its
+    holder speak as any phone and read the replies."""
+    production = settings.env is Environment.production
+    if production and (missing := public_secrets(settings)):
+        raise DemoRefused(
+            "in production the demo needs secrets of its own; set "
+            + ", ".join(missing)
+            + " (the defaults are public)"
+        )
     tenant_id = await ensure_tenant(
         sessions,
         DEMO_TENANT,
@@ -125,16 +169,19 @@ async def seed_demo(
         settings.demo_erp_url or demo_database_url(settings.var_dir), today=business_today()
     )
     await FaqIndex(sessions).replace_document(tenant_id, "faq-demo.md", DEMO_FAQ)
-    await ensure_channel(
-        sessions,
-        box,
-        tenant_id=tenant_id,
-        slug=DEMO_SANDBOX,
-        kind=ChannelKind.sandbox,
-        name="Sandbox (terminal)",
-        config={},
-        secrets={"token": sandbox_token()},
-    )
+    if production:
+        await deactivate_channel(sessions, tenant_id, DEMO_SANDBOX)
+    else:
+        await ensure_channel(
+            sessions,
+            box,
+            tenant_id=tenant_id,
+            slug=DEMO_SANDBOX,
+            kind=ChannelKind.sandbox,
+            name="Sandbox (terminal)",
+            config={},
+            secrets={"token": sandbox_token()},
+        )
     await ensure_channel(
         sessions,
         box,

@@ -48,7 +48,7 @@ from atende.outbox.sender import OutboxSender, SendSettings
 from atende.outbox.service import SEND
 from atende.pipeline import SWEEP_LIMIT, mark_in_doubt, recover
 from atende.queue.memory import MemoryLocks, MemoryQueue
-from atende.queue.worker import Worker
+from atende.queue.worker import Retry, Worker
 from atende.tenancy.profiles import TenantProfiles
 
 log = get_logger(__name__)
@@ -173,7 +173,17 @@ class Container:
         )
         # SQLite has one connection for everything: let webhooks go first (kit/priority.py).
         self.priority = IngestFirst() if settings.is_sqlite else None
-        self.ingest = IngestService(self.sessions, self.queue, priority=self.priority)
+        # On PostgreSQL webhooks write through a pool of their own: with the workers' pool busy
+        # answering a backlog, an acknowledgement waited for a connection behind them (seconds
+        # of p99 in benchmarks/drain.py). SQLite has one connection: IngestFirst orders it.
+        self.ingest_db: AsyncEngine | None = (
+            None if settings.is_sqlite else create_engine(settings.database_url, pool_size=2)
+        )
+        self.ingest = IngestService(
+            session_factory(self.ingest_db) if self.ingest_db is not None else self.sessions,
+            self.queue,
+            priority=self.priority,
+        )
         turn_settings = TurnSettings(
             burst_window=settings.burst_window_seconds,
             burst_max=settings.burst_max_seconds,
@@ -262,12 +272,19 @@ class Container:
         is unfinished (on start and then every ``sweep_seconds``); `atende chat` turns it off so
         that it never answers another process's customers."""
         turns = await self._turn_concurrency()
+        retry = Retry(
+            max_attempts=self.settings.job_max_attempts,
+            base=self.settings.job_retry_base_seconds,
+            ceiling=self.settings.job_retry_max_seconds,
+        )
         self.workers = [
             Worker(
                 kind=TURN,
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.turns.handle,
+                give_up=self.turns.give_up,
+                retry=retry,
                 concurrency=turns,
             ),
             Worker(
@@ -275,6 +292,8 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.outbox.handle,
+                give_up=self.outbox.give_up,
+                retry=retry,
                 concurrency=self.settings.send_concurrency,
             ),
             Worker(
@@ -282,6 +301,8 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.resumes.handle,
+                give_up=self.resumes.give_up,
+                retry=retry,
                 concurrency=turns,
                 # Never beside one of the conversation's own turns.
                 lock_as=TURN,
@@ -291,6 +312,8 @@ class Container:
                 queue=self.queue,
                 locks=self.locks,
                 handler=self.orders.handle,
+                give_up=self.orders.give_up,
+                retry=retry,
                 concurrency=2,
             ),
         ]
@@ -353,3 +376,5 @@ class Container:
         if self.transcriber is not None:
             await self.transcriber.aclose()
         await self.db.dispose()
+        if self.ingest_db is not None:
+            await self.ingest_db.dispose()

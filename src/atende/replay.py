@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from atende.assistant.agent.budget import TokenBudget
 from atende.assistant.agent.engine import AgentEngine
 from atende.assistant.dialogue.engine import DialogueEngine
+from atende.assistant.memory import SessionMemory
 from atende.assistant.port import AiRecord, Engine, Remember, Say, Turn
 from atende.brazil.money import format_brl
 from atende.brazil.plural import count_of
@@ -392,7 +393,7 @@ async def replay(container: Container, conversation_id: str, *, tenant: str) -> 
     engine = replay_engine(container, registry)
     erp = await _read_only(registry, recorded.tenant_id)
     log.info("replay started", turns=len(recorded.turns), engine=engine.name)
-    state: Mapping[str, Any] = {}
+    state = SessionMemory()
     session_id: str | None = None
     replayed: list[ReplayedTurn] = []
     for number, recorded_turn in enumerate(recorded.turns, 1):
@@ -412,13 +413,13 @@ async def replay(container: Container, conversation_id: str, *, tenant: str) -> 
             continue
         if recorded_turn.session_id != session_id:
             # A new session starts with an empty memory, even if its first turn was skipped.
-            state, session_id = {}, recorded_turn.session_id
+            state, session_id = SessionMemory(), recorded_turn.session_id
         before = erp.simulated_orders if erp is not None else 0
         actions = await engine.reply(turn_of(recorded, recorded_turn, state))
         now = tuple(shown_text(a.content) for a in actions if isinstance(a, Say))
         for action in actions:
             if isinstance(action, Remember):
-                state = dict(action.state)
+                state = action.state
         record = next((a for a in actions if isinstance(a, AiRecord)), None)
         same = normalised(then) == normalised(now)
         replayed.append(
@@ -453,7 +454,9 @@ async def _read_only(registry: ReplayRegistry, tenant_id: str) -> ReadOnlyErp | 
         return None
 
 
-def turn_of(recorded: Recorded, turn: RecordedTurn, state: Mapping[str, Any]) -> Turn:
+def turn_of(
+    recorded: Recorded, turn: RecordedTurn, state: SessionMemory | Mapping[str, Any]
+) -> Turn:
     """The turn as the turn processor built it then, at the time it was answered."""
     return build_turn(
         tenant_id=recorded.tenant_id,

@@ -35,6 +35,7 @@ import yaml
 from sqlalchemy import select, update
 from unidecode import unidecode
 
+from atende.assistant.agent.engine import HANDED_OVER
 from atende.audit.models import AiTurn
 from atende.channels.sandbox.service import normalise_phone
 from atende.contacts.models import ContactIdentity, IdentityKind
@@ -50,10 +51,6 @@ AGENT_TOOLS = {
     "boleto_second_copy": "second_copy",
     "stock_and_price": "stock",
 }
-
-
-#: Fallbacks that are the agent's design, not a failure of it.
-HANDED_OVER = frozenset({"opt_out"})
 
 
 @dataclass
@@ -157,7 +154,7 @@ class ScriptRunner:
 
     async def _other_engines(self, label: str, tenant_id: str, records_before: int) -> list[str]:
         """Turns of the step that another engine answered, except where the agent hands over by
-        design (an opt-out is the offline engine's: a record the law cares about)."""
+        design (``agent.engine.HANDED_OVER``: an opt-out, a cancellation)."""
         async with self._container.sessions() as session:
             bind_tenant(session, tenant_id)
             rows = await session.execute(

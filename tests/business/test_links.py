@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
+from typing import cast
 
-from atende.business.links import is_public_https, public_url_problem
+import pytest
+from cryptography.fernet import Fernet
+
+from atende.business.links import BoletoLinks, PdfGrant, is_public_https, public_url_problem
+from atende.business.registry import ConnectorRegistry
+from atende.kit.errors import NotFound
+from atende.kit.secrets import SecretBox
+
+#: Sealing and opening never reach a connector.
+REGISTRY = cast(ConnectorRegistry, None)
 
 
 @pytest.mark.parametrize(
@@ -37,3 +46,12 @@ def test_that_a_public_url_customers_cannot_open_is_named(
     public_url: str, problem: str | None
 ) -> None:
     assert public_url_problem(public_url) == problem
+
+
+@pytest.mark.parametrize("tail", ["x", "=x", "AAAA", "%%", ".", "\n", "=="])
+def test_that_a_seal_with_anything_after_it_is_not_opened(tail: str) -> None:
+    links = BoletoLinks(SecretBox(Fernet.generate_key()), "https://atende.loja.com.br", REGISTRY)
+    seal = links.seal(PdfGrant("tenant", "TIT-1", "52998224725")).rsplit("/", 1)[1]
+    assert links.open(seal).titulo_id == "TIT-1"
+    with pytest.raises(NotFound):
+        links.open(seal + tail)

@@ -156,7 +156,7 @@ def test_that_the_customer_picks_a_boleto_by_number_or_words(choice: str, titulo
     assert calls_of(step) == [("boleto_second_copy", {"titulo_id": titulo})]
 
 
-def test_that_the_second_copy_sends_the_linha_pdf_and_pix_each_in_its_paragraph() -> None:
+def test_that_the_second_copy_sends_the_linha_and_pix_each_in_its_paragraph() -> None:
     copied = ("boleto_second_copy", {"titulo_id": "TIT-1002"}, COPY)
 
     answer = text_of(demo_responder(request("2", verified=True, calls=(copied,))))
@@ -165,9 +165,10 @@ def test_that_the_second_copy_sends_the_linha_pdf_and_pix_each_in_its_paragraph(
     assert paragraphs[0].startswith("Aqui está a 2ª via do seu boleto de *R$ 189,35*")
     assert "A linha digitável vai na próxima mensagem" in paragraphs[0]
     assert paragraphs[1] == COPY["linha_digitavel"]
-    assert paragraphs[2] == f"PDF do boleto: {COPY['pdf_url']}"
-    assert "PIX" in paragraphs[3]
-    assert paragraphs[4] == COPY["pix_copia_e_cola"]
+    assert "PIX" in paragraphs[2]
+    assert paragraphs[3] == COPY["pix_copia_e_cola"]
+    # The PDF is the agent's document message, not a link in the text.
+    assert str(COPY["pdf_url"]) not in answer
 
 
 def test_that_the_security_question_is_asked_and_the_answer_checked() -> None:

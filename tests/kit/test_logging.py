@@ -155,3 +155,19 @@ def test_that_configuring_twice_leaves_a_single_handler(stream: io.StringIO) -> 
 
     assert len([h for h in logging.getLogger().handlers if _ours(h)]) == 1
     assert len(stream.getvalue().splitlines()) == 1
+
+
+@pytest.mark.parametrize("json_lines", [True, False])
+def test_that_an_all_digit_correlation_id_is_not_masked_as_a_phone(
+    stream: io.StringIO, json_lines: bool
+) -> None:
+    configure_logging(level="INFO", json=json_lines, stream=stream)
+    log = get_logger("atende.tests.logging")
+
+    with structlog.contextvars.bound_contextvars(correlation_id="20261207190000123"):
+        log.info("turn done", phone=PHONE)
+        logging.getLogger("x").warning("stdlib line")
+
+    output = stream.getvalue()
+    assert output.count("20261207190000123") == 2
+    assert "98765-4321" not in output

@@ -91,7 +91,11 @@ def test_that_a_digits_address_is_a_whatsapp_id(address: str) -> None:
     assert recipient_for(address) == Recipient(wa_id=address)
 
 
-@pytest.mark.parametrize("address", ["BR.1502576394655843", "US.1234"])
+FULLWIDTH = "5511987654321".translate({ord(d): 0xFF10 + int(d) for d in "0123456789"})
+ARABIC_INDIC = "5511987654321".translate({ord(d): 0x0660 + int(d) for d in "0123456789"})
+
+
+@pytest.mark.parametrize("address", ["BR.1502576394655843", "US.1234", FULLWIDTH, ARABIC_INDIC])
 def test_that_a_bsuid_address_is_a_business_scoped_id(address: str) -> None:
     assert recipient_for(address) == Recipient(bsuid=address)
 
@@ -142,3 +146,9 @@ async def test_that_a_template_is_always_allowed(last_inbound: datetime | None) 
 async def test_that_the_sandbox_channel_is_never_refused(last_inbound: datetime | None) -> None:
     for content in await _windowed_contents():
         assert refusal("sandbox", content, last_inbound, NOW) is None
+
+
+@pytest.mark.parametrize("ahead", [timedelta(hours=1), timedelta(days=365)])
+async def test_that_a_last_inbound_time_in_the_future_opens_no_window(ahead: timedelta) -> None:
+    # Stored before provider stamps were clamped: nobody wrote from the future.
+    assert refusal("whatsapp", await _text(), NOW + ahead, NOW) == OUTSIDE_WINDOW

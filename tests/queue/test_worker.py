@@ -4,12 +4,14 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import pytest
+from prometheus_client import REGISTRY
 
 from atende.queue.memory import MemoryLocks, MemoryQueue
 from atende.queue.port import Job
-from atende.queue.worker import Handler, Worker
+from atende.queue.worker import GiveUp, Handler, Retry, Worker
 
 TURN = "turn"
 TENANT = "tenant-1"
@@ -35,6 +37,8 @@ async def running(
     *,
     concurrency: int,
     retry_delay: float = 1.0,
+    max_attempts: int = 8,
+    give_up: GiveUp | None = None,
 ) -> AsyncIterator[Worker]:
     worker = Worker(
         kind=TURN,
@@ -42,7 +46,8 @@ async def running(
         locks=locks,
         handler=handler,
         concurrency=concurrency,
-        retry_delay=retry_delay,
+        retry=Retry(max_attempts=max_attempts, base=retry_delay, ceiling=retry_delay),
+        give_up=give_up,
     )
     worker.start()
     try:
@@ -202,3 +207,129 @@ async def test_that_stop_cancels_the_consumers_and_the_running_handler(
     assert locks.held() == 0
     # A cancelled job is not retried: recovery from the database picks it up on the next start.
     assert queue.depth(TURN) == 0
+
+
+def _gave_up() -> float:
+    sample = REGISTRY.get_sample_value(
+        "atende_job_failures_total", {"kind": TURN, "outcome": "gave_up"}
+    )
+    return sample or 0.0
+
+
+async def test_that_a_job_that_always_fails_is_given_up_after_the_cap(
+    queue: MemoryQueue, locks: MemoryLocks
+) -> None:
+    calls: list[Job] = []
+    given_up: list[Job] = []
+    done = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        calls.append(job)
+        raise RuntimeError("poison")
+
+    async def give_up(job: Job, since: datetime) -> int:
+        del since
+        given_up.append(job)
+        done.set()
+        return 0
+
+    before = _gave_up()
+    job = await _job("conv-poison", "corr-1")
+    async with running(
+        queue, locks, handler, concurrency=1, retry_delay=0.001, max_attempts=4, give_up=give_up
+    ):
+        await queue.enqueue(job)
+        await done.wait()
+        # Given up with nothing marked: no attempt is scheduled any more.
+        assert queue.depth(TURN) == 0
+        assert queue.scheduled() == 0
+    assert calls == [job] * 4
+    assert given_up == [job]
+    assert _gave_up() == before + 1
+
+
+async def test_that_a_success_resets_the_count_of_failures(
+    queue: MemoryQueue, locks: MemoryLocks
+) -> None:
+    # Two failures, a success, two failures, a success: never three in a row, never given up.
+    outcomes = iter(["fail", "fail", "ok", "fail", "fail", "ok"])
+    succeeded = {"first": asyncio.Event(), "second": asyncio.Event()}
+    given_up: list[Job] = []
+
+    async def handler(job: Job) -> None:
+        if next(outcomes) == "fail":
+            raise RuntimeError("flaky")
+        assert job.correlation_id is not None
+        succeeded[job.correlation_id].set()
+
+    async def give_up(job: Job, since: datetime) -> int:
+        del since
+        given_up.append(job)
+        return 0
+
+    async with running(
+        queue, locks, handler, concurrency=1, retry_delay=0.001, max_attempts=3, give_up=give_up
+    ):
+        await queue.enqueue(await _job("conv-1", "first"))
+        await succeeded["first"].wait()
+        await queue.enqueue(await _job("conv-1", "second"))
+        await succeeded["second"].wait()
+    assert given_up == []
+
+
+async def test_that_work_given_up_lets_the_rest_of_the_key_go_on(
+    queue: MemoryQueue, locks: MemoryLocks
+) -> None:
+    """The hook marked the poison failed: the job runs again at once for what it held up."""
+    poisoned = True
+    after = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        del job
+        if poisoned:
+            raise RuntimeError("poison")
+        after.set()
+
+    async def give_up(job: Job, since: datetime) -> int:
+        nonlocal poisoned
+        del job, since
+        poisoned = False
+        return 1
+
+    async with running(
+        queue, locks, handler, concurrency=1, retry_delay=0.001, max_attempts=2, give_up=give_up
+    ):
+        await queue.enqueue(await _job("conv-1"))
+        await after.wait()
+
+
+class FlakyLocks(MemoryLocks):
+    """A lock service that fails once (Redis restarting, say)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    @asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("lock service unavailable")
+        async with super().lock(key):
+            yield
+
+
+async def test_that_a_lock_that_fails_neither_kills_the_consumer_nor_loses_the_job(
+    queue: MemoryQueue,
+) -> None:
+    ran = asyncio.Event()
+
+    async def handler(job: Job) -> None:
+        del job
+        ran.set()
+
+    locks = FlakyLocks()
+    async with running(queue, locks, handler, concurrency=1, retry_delay=0.001):
+        await queue.enqueue(await _job("conv-1"))
+        await ran.wait()
+    assert locks.failed

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import uvicorn
@@ -102,3 +104,28 @@ def signed(body: bytes, secret: str = APP_SECRET) -> dict[str, str]:
 async def running(container: Container, port: int = 0) -> AsyncIterator[str]:
     async with serve(create_app(container), port) as url:
         yield url
+
+
+@contextmanager
+def serving_in_thread(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free port in a thread with its own event loop; yields its
+    base URL. For synchronous tests (Hypothesis, Schemathesis) that call the app over HTTP."""
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, name="test-server", daemon=True)
+    thread.start()
+    try:
+        # uvicorn offers no start-up callback to a thread; `started` flips once it listens.
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            threading.Event().wait(0.005)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

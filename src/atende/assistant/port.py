@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from atende.assistant.memory import SessionMemory
 from atende.channels.types import OutboundContent
 
 
@@ -32,7 +33,7 @@ class Turn:
     text: str
     messages: tuple[TurnMessage, ...]
     #: The assistant's memory for this session (empty at a session's start).
-    state: Mapping[str, Any]
+    state: SessionMemory
     contact_name: str | None
     new_session: bool
     now: datetime
@@ -63,9 +64,9 @@ class Handoff:
 
 @dataclass(frozen=True, slots=True)
 class Remember:
-    """Replace the session memory with this mapping."""
+    """Replace the session memory with this one."""
 
-    state: Mapping[str, Any] = field(default_factory=dict)
+    state: SessionMemory = field(default_factory=SessionMemory)
 
 
 @dataclass(frozen=True, slots=True)

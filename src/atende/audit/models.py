@@ -7,7 +7,7 @@ from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atende.kit.clock import utcnow
-from atende.kit.db import Base, BigId, Json, UtcDateTime
+from atende.kit.db import Base, BigId, Clipped, Json, UtcDateTime
 from atende.tenancy.scope import TenantScoped
 
 
@@ -21,7 +21,7 @@ class AiTurn(TenantScoped, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
     engine: Mapped[str] = mapped_column(String(32))
-    model: Mapped[str | None] = mapped_column(String(120))
+    model: Mapped[str | None] = mapped_column(Clipped(120))
     prompt_version: Mapped[str | None] = mapped_column(String(40))
     specialist: Mapped[str | None] = mapped_column(String(40))
     tool_calls: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
@@ -29,8 +29,8 @@ class AiTurn(TenantScoped, Base):
     tokens_out: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
-    fallback_reason: Mapped[str | None] = mapped_column(String(64))
-    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    fallback_reason: Mapped[str | None] = mapped_column(Clipped(64))
+    correlation_id: Mapped[str | None] = mapped_column(Clipped(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

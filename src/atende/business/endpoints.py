@@ -29,11 +29,36 @@ from atende.deferred.models import DeferredRequest
 from atende.kit.errors import Unauthorized
 from atende.tenancy.tokens import tenant_for_token
 
-PROBLEM: dict[str, object] = {"content": {"application/problem+json": {}}}
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: every error of the API has this shape."""
+
+    type: str
+    title: str
+    status: int
+    #: What went wrong, in pt-BR, safe to show (never the offending values: they may be a CPF).
+    detail: str
+    #: Which check failed, for programs (an invalid document's ``check_digits``, ``length``…).
+    reason: str | None = None
+    #: A request that fails the schema: each field's location and pydantic's error type.
+    errors: list[dict[str, str]] | None = None
+
+
+# Inline rather than a `model=`: FastAPI files a response model under application/json, while
+# errors are served as application/problem+json.
+PROBLEM: dict[str, object] = {
+    "content": {"application/problem+json": {"schema": Problem.model_json_schema()}}
+}
 ERRORS: dict[int | str, dict[str, object]] = {
+    400: {
+        "description": "the request fails the schema (`errors` name the fields) or the "
+        "operation's own rules (e.g. neither `sku` nor `q`)",
+        **PROBLEM,
+    },
     401: {"description": "missing or wrong Auth-Token", **PROBLEM},
     404: {"description": "not found", **PROBLEM},
     422: {"description": "invalid document or request (`reason` says which check)", **PROBLEM},
+    502: {"description": "the business's system answered outside its contract", **PROBLEM},
     503: {"description": "the business's system is unavailable", **PROBLEM},
 }
 
@@ -97,7 +122,9 @@ def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessSe
         """Open títulos: amount, due date, status and days overdue."""
         return await service.titulos(tenant_id, doc)
 
-    @router.post("/financeiro/boletos/segunda-via", responses={409: {"description": "refused"}})
+    @router.post(
+        "/financeiro/boletos/segunda-via", responses={409: {"description": "refused", **PROBLEM}}
+    )
     async def second_copy(tenant_id: Tenant, body: SecondCopyRequest) -> SecondCopy:
         """Second copy of a boleto: linha digitável, barcode, PDF link, PIX when available.
         An overdue boleto is re-issued by the connector's rules or refused with a reason (409)."""
@@ -106,7 +133,10 @@ def build_router(sessions: async_sessionmaker[AsyncSession], service: BusinessSe
     @router.get(
         "/financeiro/boletos/pdf/{seal}",
         response_class=Response,
-        responses={200: {"content": {"application/pdf": {}}}},
+        responses={
+            200: {"content": {"application/pdf": {}}},
+            410: {"description": "the link expired or its boleto changed", **PROBLEM},
+        },
     )
     async def boleto_pdf(seal: Annotated[str, Path(max_length=1000)]) -> Response:
         """The boleto's PDF behind a sealed link from a second copy: no token needed (the link

@@ -34,6 +34,23 @@ class ErpUnavailable(AtendeError):
     title = "business system unavailable"
 
 
+class ErpSecretUnreadable(AtendeError):
+    """The tenant's ERP token cannot be decrypted with the configured keys (the key was rotated
+    without keeping the old one): the operator's configuration, not the ERP, is at fault."""
+
+    status_code = 503
+    title = "configuration error"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "o token de acesso ao sistema da empresa (ERP) não pode ser lido com a chave de "
+            "criptografia configurada (ATENDE_SECRET_KEY); os administradores foram avisados"
+        )
+
+    def extensions(self) -> dict[str, object]:
+        return {"reason": "erp_secret_unreadable"}
+
+
 class ErpBadAnswer(AtendeError):
     """The business's system answered outside its contract (a malformed body, an odd status)."""
 

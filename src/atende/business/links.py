@@ -19,6 +19,8 @@ from the linha digitável in the chat.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -84,6 +86,18 @@ def public_url_problem(public_url: str) -> str | None:
     return None
 
 
+def _canonical(seal: str) -> bool:
+    """A seal exactly as :meth:`BoletoLinks.seal` wrote it. Fernet decodes base64 leniently
+    (characters after the padding, a newline, a second padding are ignored), so many URLs would
+    open the same PDF; only the one we issued does. Re-encoding what was decoded must give the
+    seal back."""
+    try:
+        raw = base64.urlsafe_b64decode(seal.encode("ascii"))
+    except (ValueError, binascii.Error):
+        return False
+    return base64.urlsafe_b64encode(raw).decode("ascii") == seal
+
+
 class BoletoLinks:
     """Makes and opens the links customers get for a second copy's PDF."""
 
@@ -120,6 +134,8 @@ class BoletoLinks:
 
     def open(self, seal: str) -> PdfGrant:
         """The grant behind a seal: 404 when it is not one of ours, 410 when it has expired."""
+        if not _canonical(seal):
+            raise NotFound(INVALID_LINK)
         try:
             plain = self._box.decrypt(seal)
         except (SecretUnreadable, ValueError):

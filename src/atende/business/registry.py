@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.audit.notices import add_notice
+from atende.business.errors import ErpSecretUnreadable
 from atende.connectors.demo import DemoErp
 from atende.connectors.nuvemshop import NuvemshopConnector
 from atende.connectors.port import ErpConnector
@@ -15,7 +16,7 @@ from atende.connectors.resilience import ConnectorPolicy, ResilientConnector
 from atende.connectors.rest import AdapterMisconfigured, RestErpConnector
 from atende.kit.clock import utcnow
 from atende.kit.errors import NotFound
-from atende.kit.secrets import SecretBox
+from atende.kit.secrets import SecretBox, SecretUnreadable
 from atende.tenancy.models import Tenant
 from atende.tenancy.scope import bind_tenant
 
@@ -65,8 +66,14 @@ class ConnectorRegistry:
             if tenant is None:
                 raise NotFound("empresa desconhecida")
             policy = self._policy
+            try:
+                inner = self._build(dict(tenant.settings or {}).get("erp") or {}, tenant_id)
+            except SecretUnreadable:
+                # Not cached: once the key is configured, the next call reads the token.
+                await self._tell(tenant_id, "erp_secret_unreadable", _CANNOT_DECRYPT_NOTICE)
+                raise ErpSecretUnreadable() from None
             found = ResilientConnector(
-                self._build(dict(tenant.settings or {}).get("erp") or {}, tenant_id),
+                inner,
                 tenant_id=tenant_id,
                 timeout=policy.timeout,
                 attempts=policy.attempts,
@@ -101,13 +108,16 @@ class ConnectorRegistry:
 
     async def _tell_admins(self, tenant_id: str, error: AdapterMisconfigured) -> None:
         """Leave the tenant's admins a notice (`atende notices`): only they can fix it."""
-        key = f"erp_misconfigured:{tenant_id}:{error.reason}:{utcnow():%Y-%m-%d}"
-        if key in self._told:
-            return
-        self._told.add(key)
         message = _MISCONFIGURED[error.reason].format(
             method=error.method, path=error.path, status=error.http_status
         )
+        await self._tell(tenant_id, f"erp_misconfigured:{error.reason}", message)
+
+    async def _tell(self, tenant_id: str, problem: str, message: str) -> None:
+        key = f"{problem}:{tenant_id}:{utcnow():%Y-%m-%d}"
+        if key in self._told:
+            return
+        self._told.add(key)
         # Its own short transaction: the connector is called outside any (by the Business API,
         # or by an engine, which holds none while it thinks). Once a day and tenant at most,
         # whatever the number of processes (the key is unique).
@@ -117,12 +127,18 @@ class ConnectorRegistry:
                 session,
                 tenant_id,
                 key=key,
-                kind="erp_misconfigured",
+                kind=problem.split(":", 1)[0],
                 message=f"{message} Enquanto isso, o assistente oferece um atendente aos "
                 "clientes que pedem dados do ERP.",
             )
             await session.commit()
 
+
+_CANNOT_DECRYPT_NOTICE = (
+    "O token de acesso ao ERP guardado no Atende não pode ser lido com a chave de criptografia "
+    "atual (ATENDE_SECRET_KEY): a chave foi trocada sem manter a anterior em "
+    "ATENDE_PREVIOUS_SECRET_KEYS. Configure a chave anterior ou salve o token do ERP de novo."
+)
 
 _MISCONFIGURED = {
     "wrong_route": (

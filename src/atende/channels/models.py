@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atende.kit.clock import utcnow
-from atende.kit.db import Base, BigId, Json, UtcDateTime
+from atende.kit.db import Base, BigId, Clipped, Json, UtcDateTime
 from atende.kit.ids import new_id
 from atende.tenancy.scope import TenantScoped
 
@@ -46,6 +46,6 @@ class ProviderEvent(TenantScoped, Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(Clipped(64))
     payload: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atende.kit.clock import utcnow
-from atende.kit.db import Base, UtcDateTime
+from atende.kit.db import Base, Clipped, UtcDateTime
 from atende.kit.ids import new_id
 from atende.tenancy.scope import TenantScoped
 
@@ -27,10 +27,10 @@ class Contact(TenantScoped, Base):
     __tablename__ = "contacts"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(Clipped(200))
     #: E.164 phone when known; never assumed (WhatsApp usernames hide it).
     phone: Mapped[str | None] = mapped_column(String(32))
-    username: Mapped[str | None] = mapped_column(String(100))
+    username: Mapped[str | None] = mapped_column(Clipped(100))
     #: Set when the person asked not to be contacted (LGPD); marketing sends must check it.
     opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

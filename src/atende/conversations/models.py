@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atende.kit.clock import utcnow
-from atende.kit.db import Base, BigId, Json, UtcDateTime
+from atende.kit.db import Base, BigId, Clipped, Json, UtcDateTime
 from atende.kit.ids import new_id
 from atende.tenancy.scope import TenantScoped
 
@@ -45,7 +45,7 @@ class ConversationEvent(TenantScoped, Base):
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
     type: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
-    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    correlation_id: Mapped[str | None] = mapped_column(Clipped(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
@@ -76,11 +76,12 @@ class Message(TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     #: Inbound only: when a turn consumed this message (NULL = still to answer).
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    #: Inbound: received/processed. Outbound: pending/sending/sent/delivered/read/failed/refused.
+    #: Inbound: received/processed, or failed (its turn kept failing and was given up; see
+    #: queue.worker). Outbound: pending/sending/sent/delivered/read/failed/refused.
     status: Mapped[str] = mapped_column(String(16))
     status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(Clipped(32))
     error_title: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    correlation_id: Mapped[str | None] = mapped_column(Clipped(64))

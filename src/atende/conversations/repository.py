@@ -43,6 +43,34 @@ async def claim_inbound(
     return int(result.rowcount) == len(ids)  # type: ignore[attr-defined]
 
 
+async def fail_inbound(
+    session: AsyncSession, channel_id: str, address: str, since: datetime, now: datetime
+) -> list[int]:
+    """Mark a contact's unanswered messages that arrived by ``since`` failed (a turn that kept
+    failing on them was given up). Their ids, oldest first."""
+    ids = list(
+        await session.scalars(
+            select(Message.id)
+            .where(
+                Message.channel_id == channel_id,
+                Message.address == address,
+                Message.direction == "in",
+                Message.processed_at.is_(None),
+                Message.created_at <= since,
+            )
+            .order_by(Message.id)
+        )
+    )
+    if ids:
+        await session.execute(
+            update(Message)
+            .where(Message.id.in_(ids), Message.processed_at.is_(None))
+            .values(processed_at=now, status="failed", status_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
 async def resolve_contact(
     session: AsyncSession,
     identities: Sequence[tuple[str, str]],

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,6 +48,9 @@ from atende.queue.port import Job, JobQueue
 from atende.tenancy.scope import bind_tenant
 
 log = get_logger(__name__)
+
+#: Why a kept request was closed when its job kept failing (queue.worker gave it up).
+GAVE_UP = "gave up: resuming it kept failing (see the server's logs)"
 
 #: Kept requests of one conversation handled per job (an outage rarely piles up more).
 _PER_JOB = 10
@@ -102,6 +105,27 @@ class ResumeProcessor:
             if self._notifier is not None:
                 await self._notifier.publish(job.key)
             await self._queue.enqueue(Job(SEND, said_in, channel.tenant_id, job.correlation_id))
+
+    async def give_up(self, job: Job, since: datetime) -> int:
+        """The worker gave up: the oldest kept request of the key, the one the job kept failing
+        on, is closed as failed so the requests behind it go on."""
+        async with self._sessions() as session:
+            bind_tenant(session, job.tenant_id)
+            row = await repo.next_deferred(session, job.key)
+            if row is None or row.created_at > since:
+                return 0
+            closed = await repo.settle_deferred(
+                session,
+                row.id,
+                row.attempts,
+                status=DeferredStatus.failed.value,
+                last_error=GAVE_UP,
+                updated_at=utcnow(),
+            )
+            await session.commit()
+        if closed:
+            count(row.kind, DeferredStatus.failed.value)
+        return int(closed)
 
     async def _plan(self, channel: ChannelRuntime, key: str) -> _Plan | float | None:
         now = utcnow()

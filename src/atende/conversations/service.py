@@ -63,6 +63,7 @@ from atende.deferred.policy import RetryPolicy
 from atende.kit.clock import utcnow
 from atende.kit.ids import new_id
 from atende.kit.logging import get_logger
+from atende.kit.masking import sensitive
 from atende.kit.notify import Notifier
 from atende.kit.priority import IngestFirst
 from atende.outbox.service import SEND, add_outbound
@@ -73,6 +74,13 @@ log = get_logger(__name__)
 
 #: The job that resumes requests kept during an outage; it shares the turn's lock (same key).
 RESUME = "resume"
+
+#: For the tenant's admins (pt-BR): names the stored messages, never their content.
+TURN_FAILED_NOTICE = (
+    "{count} mensagem(ns) de um cliente não puderam ser respondidas pelo assistente depois de "
+    "várias tentativas e ficaram sem resposta (mensagem nº {first} em diante). O erro está nos "
+    "logs do servidor; responda o cliente pelo atendimento humano."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +97,30 @@ class ChannelLookup:
 
     directory: ChannelDirectoryPort
     senders: Mapping[str, ChannelSender]
+
+
+def e164(wa_id: object) -> str | None:
+    """The phone behind a WhatsApp id, when it can be one: E.164 has at most 15 digits, so a
+    longer id is kept as an identity but is no phone."""
+    if isinstance(wa_id, str) and wa_id.isascii() and wa_id.isdigit() and len(wa_id) <= 15:
+        return f"+{wa_id}"
+    return None
+
+
+def latest_inbound(
+    current: datetime | None, messages: Sequence[Message], now: datetime
+) -> datetime | None:
+    """When the customer last wrote, for WhatsApp's 24-hour window. It only moves forward: a
+    message delivered late with an old stamp never closes a window a newer one opened. A stamp
+    later than the message's arrival is not believed (the arrival is), nor a stored value in the
+    future (written before future stamps were clamped)."""
+    stamps = [
+        min(m.provider_timestamp, m.created_at) if m.provider_timestamp else m.created_at
+        for m in messages
+    ]
+    if current is not None and current <= now:
+        stamps.append(current)
+    return max(stamps, default=None)
 
 
 def _identities(channel: ChannelRuntime, sender: Mapping[str, str | None]) -> list[tuple[str, str]]:
@@ -117,6 +149,19 @@ class _Plan:
     session_id: str
     #: Voice notes transcribed for this turn (message id → text), stored with the messages.
     transcripts: Mapping[int, str] = field(default_factory=dict)
+
+
+def _personal(plan: _Plan) -> list[str | None]:
+    """What a regex cannot recognise as personal data: names and message bodies."""
+    values: list[str | None] = [_text_of(plan.sender.get(key)) for key in ("name", "username")]
+    values += [message.text for message in plan.pending]
+    if plan.turn is not None:
+        values += [plan.turn.contact_name, plan.turn.text]
+    return values
+
+
+def _text_of(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 class ConversationChanged(Exception):
@@ -159,19 +204,21 @@ class TurnProcessor:
                 await self._queue.enqueue(job, delay=plan)
                 return
             actions: Sequence[Action] = ()
-            if plan.turn is not None:
-                sender = self._channels.senders.get(channel.kind)
-                last_id = plan.pending[-1].provider_message_id
-                if sender is not None and last_id:
-                    await self._mark_read(sender, channel, last_id)
-                plan = await self._transcribe(channel, plan)
-                assert plan.turn is not None
-                actions = await self.engine.reply(plan.turn)
-            try:
-                conversation_id = await self._commit(channel, plan, actions, job)
-            except ConversationChanged:
-                log.info("conversation changed during the turn; planning again")
-                continue
+            # The customer's name and words, masked in whatever this turn logs or raises.
+            with sensitive(_personal(plan)):
+                if plan.turn is not None:
+                    sender = self._channels.senders.get(channel.kind)
+                    last_id = plan.pending[-1].provider_message_id
+                    if sender is not None and last_id:
+                        await self._mark_read(sender, channel, last_id)
+                    plan = await self._transcribe(channel, plan)
+                    assert plan.turn is not None
+                    actions = await self.engine.reply(plan.turn)
+                try:
+                    conversation_id = await self._commit(channel, plan, actions, job)
+                except ConversationChanged:
+                    log.info("conversation changed during the turn; planning again")
+                    continue
             break
         else:
             raise RuntimeError("the conversation kept changing; the turn will be retried")
@@ -186,6 +233,28 @@ class TurnProcessor:
                 Job(RESUME, job.key, channel.tenant_id, job.correlation_id),
                 delay=self._settings.deferred.delay(0),
             )
+
+    async def give_up(self, job: Job, since: datetime) -> int:
+        """The worker gave up on this contact's turn: the messages that were waiting when it
+        first failed are marked failed (out of the pending set, so no sweep brings them back and
+        the contact's later messages are answered), and the tenant's admins are told."""
+        channel_id, address = job.key.split("|", 1)
+        now = utcnow()
+        async with self._sessions() as session:
+            bind_tenant(session, job.tenant_id)
+            ids = await repo.fail_inbound(session, channel_id, address, since, now)
+            if ids:
+                await add_notice(
+                    session,
+                    job.tenant_id,
+                    key=f"turn_failed:{channel_id}:{ids[0]}",
+                    kind="turn_failed",
+                    message=TURN_FAILED_NOTICE.format(count=len(ids), first=ids[0]),
+                )
+            await session.commit()
+        if self._notifier is not None:
+            await self._notifier.publish(job.key)
+        return len(ids)
 
     # -- phase 1: plan -------------------------------------------------------------------------
 
@@ -309,7 +378,7 @@ class TurnProcessor:
                 session,
                 plan.identities,
                 name=sender.get("name"),
-                phone=f"+{sender['wa_id']}" if sender.get("wa_id") else None,
+                phone=e164(sender.get("wa_id")),
                 username=sender.get("username"),
             )
             conversation = await repo.conversation_for_update(session, channel.id, contact.id)
@@ -352,8 +421,8 @@ class TurnProcessor:
                 log.info("turn already taken by another worker")
                 return None
             await repo.store_transcripts(session, plan.pending, plan.transcripts)
-            conversation.last_inbound_at = max(
-                (m.provider_timestamp or m.created_at for m in plan.pending), default=now
+            conversation.last_inbound_at = latest_inbound(
+                conversation.last_inbound_at, plan.pending, now
             )
             conversation.last_activity_at = now
             events.add(
@@ -424,7 +493,7 @@ async def apply_actions(
             if step.owner != conversation.owner:
                 events.owner(conversation, step.owner, action.reason)
         elif isinstance(action, Remember) and remember:
-            conversation.state = dict(action.state)
+            conversation.state = action.state.dump()
         elif isinstance(action, NotifyAdmins):
             # Once per key: a notice some turn or process wrote before is not written again.
             if await add_notice(

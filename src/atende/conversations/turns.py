@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from atende.assistant.memory import SessionMemory, load_memory
 from atende.assistant.port import Turn, TurnMessage
 from atende.contacts.models import Contact
 from atende.conversations.models import Message
@@ -40,7 +41,7 @@ def build_turn(
     channel_kind: str,
     contact: Contact | None,
     sender: Mapping[str, Any],
-    state: Mapping[str, Any],
+    state: SessionMemory | Mapping[str, Any],
     new_session: bool,
     now: datetime,
     messages: Sequence[TurnMessage] = (),
@@ -56,7 +57,8 @@ def build_turn(
         channel_kind=channel_kind,
         text=_text(messages),
         messages=tuple(messages),
-        state=state,
+        # The one place stored memory becomes the model: older shapes are upgraded here.
+        state=load_memory(state),
         contact_name=(contact.name if contact else None) or _str(sender.get("name")),
         contact_phone=(contact.phone if contact else None)
         or (f"+{sender['wa_id']}" if sender.get("wa_id") else None),

@@ -14,10 +14,10 @@ the normalised request it was created for, which is what a repeat is compared wi
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -154,6 +154,32 @@ class OrderLedger:
                 assert existing is not None
                 return existing
         return row
+
+    async def give_up(self, job: Job, since: datetime) -> int:
+        """The worker gave up on this order's job (its handler kept raising): the order is
+        closed as failed, and the caller polling its idempotency key sees so."""
+        del since  # one order per job: nothing can have arrived behind it
+        async with self._sessions() as session:
+            bind_tenant(session, job.tenant_id)
+            result = await session.execute(
+                update(DeferredRequest)
+                .where(
+                    DeferredRequest.id == job.key,
+                    DeferredRequest.status == DeferredStatus.pending.value,
+                )
+                .values(
+                    status=DeferredStatus.failed.value,
+                    result={"reason": "internal_error"},
+                    last_error="gave up: placing it kept failing (see the server's logs)",
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        closed = int(result.rowcount)  # type: ignore[attr-defined]
+        if closed:
+            count(ORDER, DeferredStatus.failed.value)
+        return closed
 
     async def handle(self, job: Job) -> None:
         """Try a kept order again (the worker holds the row's lock)."""

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +29,7 @@ from atende.channels.types import (
     DeliveryStatus,
     InboundMessage,
     OtherEvent,
+    Sender,
     StatusUpdate,
     WebhookBatch,
 )
@@ -33,6 +38,7 @@ from atende.kit.clock import utcnow
 from atende.kit.db import insert_ignoring_conflicts
 from atende.kit.jsonsafe import storable
 from atende.kit.logging import get_logger
+from atende.kit.masking import sensitive
 from atende.kit.priority import IngestFirst
 from atende.queue.port import Job, JobQueue
 from atende.tenancy.scope import bind_tenant
@@ -95,6 +101,10 @@ def _status_event(channel: ChannelRuntime, status: StatusUpdate, now: datetime) 
     }
 
 
+#: How far ahead of its arrival a provider timestamp may be (clock skew) before it is clamped.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
 def _message_row(
     channel: ChannelRuntime, message: InboundMessage, correlation_id: str | None, now: datetime
 ) -> dict[str, Any]:
@@ -108,6 +118,13 @@ def _message_row(
     }
     if message.context_id:
         content["context_id"] = message.context_id
+    timestamp = message.timestamp
+    if timestamp is not None and timestamp > now + FUTURE_TOLERANCE:
+        # A message cannot be written after it arrived: a stamp from the future (a device's
+        # wrong clock, a forged payload) would keep the 24-hour window open for as long as it
+        # says. The arrival time stands in, and the stamp as given is kept beside it.
+        content["provider_timestamp_clamped"] = timestamp.isoformat()
+        timestamp = now
     return {
         "tenant_id": channel.tenant_id,
         "channel_id": channel.id,
@@ -117,7 +134,7 @@ def _message_row(
         "content": storable(content),
         "provider_message_id": storable(message.provider_message_id),
         "address": storable(sender.address),
-        "provider_timestamp": message.timestamp,
+        "provider_timestamp": timestamp,
         "created_at": now,
         "status": "received",
         "attempts": 0,
@@ -125,26 +142,75 @@ def _message_row(
     }
 
 
-#: Column sizes of ``messages``: an id beyond them is not a real provider id.
+#: Column sizes of ``messages`` and ``contact_identities``: an id beyond them is not a real
+#: provider id, and an id cannot be cut short (two people would become one).
 MAX_PROVIDER_ID = 255
 MAX_ADDRESS = 160
 
 
+def _fitting_sender(sender: Sender) -> Sender | None:
+    """The sender without an identifier too long to store; None when none is left."""
+    wa_id = sender.wa_id if sender.wa_id and len(sender.wa_id) <= MAX_ADDRESS else None
+    bsuid = sender.bsuid if sender.bsuid and len(sender.bsuid) <= MAX_ADDRESS else None
+    if wa_id is None and bsuid is None:
+        return None
+    if (wa_id, bsuid) == (sender.wa_id, sender.bsuid):
+        return sender
+    return dataclasses.replace(sender, wa_id=wa_id, bsuid=bsuid)
+
+
 def _within_column_limits(batch: WebhookBatch) -> WebhookBatch:
-    """Messages whose ids cannot be stored as ids are kept as provider events instead."""
-    fits = [
-        m
-        for m in batch.messages
-        if len(m.provider_message_id) <= MAX_PROVIDER_ID and len(m.sender.address) <= MAX_ADDRESS
-    ]
-    if len(fits) == len(batch.messages):
+    """Messages whose ids cannot be stored as ids are kept as provider events instead; a sender
+    with one identifier too long keeps the other."""
+    fits: list[InboundMessage] = []
+    odd: list[OtherEvent] = []
+    changed = False
+    for message in batch.messages:
+        sender = _fitting_sender(message.sender)
+        if sender is None or len(message.provider_message_id) > MAX_PROVIDER_ID:
+            odd.append(
+                OtherEvent(
+                    "oversized_identifier",
+                    {"provider_type": message.provider_type, "type": message.type},
+                )
+            )
+        elif sender is message.sender:
+            fits.append(message)
+        else:
+            fits.append(dataclasses.replace(message, sender=sender))
+            changed = True
+    if not odd and not changed:
         return batch
-    odd = [
-        OtherEvent("oversized_identifier", {"provider_type": m.provider_type, "type": m.type})
-        for m in batch.messages
-        if m not in fits
-    ]
     return WebhookBatch(tuple(fits), batch.statuses, (*batch.others, *odd))
+
+
+def _items(batch: WebhookBatch) -> list[tuple[WebhookBatch, OtherEvent]]:
+    """Each message, status and event of a batch as a batch of its own, with the provider event
+    that stands in for it if the database refuses it."""
+    items: list[tuple[WebhookBatch, OtherEvent]] = []
+    for message in batch.messages:
+        opaque = {
+            "id": message.provider_message_id,
+            "from": message.sender.address,
+            "provider_type": message.provider_type,
+            "timestamp": message.timestamp.isoformat() if message.timestamp else None,
+            "text": message.text,
+            "content": dict(message.content),
+        }
+        items.append((WebhookBatch(messages=(message,)), OtherEvent("unstorable_message", opaque)))
+    for status in batch.statuses:
+        opaque = {
+            "id": status.provider_message_id,
+            "status": status.status.value,
+            "error_code": status.error_code,
+            "error_title": status.error_title,
+        }
+        items.append((WebhookBatch(statuses=(status,)), OtherEvent("unstorable_status", opaque)))
+    for other in batch.others:
+        # An event the database refused keeps only its kind: its payload is what it refused.
+        kept = OtherEvent("unstorable_event", {"kind": storable(other.kind)[:64]})
+        items.append((WebhookBatch(others=(other,)), kept))
+    return items
 
 
 @dataclass(slots=True)
@@ -153,6 +219,22 @@ class _Request:
     batch: WebhookBatch
     correlation_id: str | None
     done: asyncio.Future[IngestResult]
+
+
+@contextlib.contextmanager
+def _logging_context(request: _Request) -> Iterator[None]:
+    """The request's own correlation id and channel, and its customers' names and words masked
+    (a database error names the failing row's values in some engines' messages)."""
+    personal: list[str | None] = []
+    for message in request.batch.messages:
+        personal += [message.sender.name, message.sender.username, message.text]
+    with (
+        structlog.contextvars.bound_contextvars(
+            correlation_id=request.correlation_id, channel=request.channel.slug
+        ),
+        sensitive(personal),
+    ):
+        yield
 
 
 class IngestService:
@@ -190,7 +272,11 @@ class IngestService:
         self._waiting.append(request)
         if self._writer is None or self._writer.done():
             self._wakeup = asyncio.Event()
-            self._writer = asyncio.create_task(self._write_forever(), name="ingest-writer")
+            # A context of its own: the task would otherwise keep the first webhook's
+            # (correlation id, channel) for the life of the process. Each batch binds its own.
+            self._writer = asyncio.create_task(
+                self._write_forever(), name="ingest-writer", context=contextvars.Context()
+            )
         assert self._wakeup is not None
         self._wakeup.set()
         if self._priority is not None:
@@ -224,18 +310,52 @@ class IngestService:
             results = await self._commit(group)
         except Exception:
             if len(group) == 1:
-                log.exception("webhook batch could not be stored")
-                group[0].done.set_exception(RuntimeError("could not store the webhook"))
+                with _logging_context(group[0]):
+                    stored = await self._write_items(group[0])
+                if stored is None:
+                    return
+                results = [stored]
+            else:
+                # One bad request must not fail its neighbours: store them one by one.
+                for request in group:
+                    await self._write_group([request])
                 return
-            # One bad request must not fail its neighbours: store them one by one.
-            for request in group:
-                await self._write_group([request])
-            return
         for request, (result, jobs) in zip(group, results, strict=True):
             for job in jobs:
                 await self._queue.enqueue(job)
             if not request.done.done():
                 request.done.set_result(result)
+
+    async def _write_items(self, request: _Request) -> tuple[IngestResult, list[Job]] | None:
+        """A delivery the database refused as a whole, stored item by item: one bad message or
+        status never costs the others (nor the 200 that stops Meta redelivering it for days).
+        An item refused on its own is kept as a provider event. Only when even that fails (the
+        database is down) does the delivery fail, and Meta sends it again later."""
+        new = duplicates = applied = 0
+        jobs: dict[str, Job] = {}
+        for item, fallback in _items(request.batch):
+            try:
+                outcome = await self._commit([dataclasses.replace(request, batch=item)])
+            except Exception as error:
+                log.warning(
+                    "a webhook item could not be stored; kept as a provider event",
+                    kind=fallback.kind,
+                    error=type(error).__name__,
+                )
+                try:
+                    outcome = await self._commit(
+                        [dataclasses.replace(request, batch=WebhookBatch(others=(fallback,)))]
+                    )
+                except Exception:
+                    log.exception("webhook batch could not be stored")
+                    request.done.set_exception(RuntimeError("could not store the webhook"))
+                    return None
+            ((result, item_jobs),) = outcome
+            new += result.new_messages
+            duplicates += result.duplicates
+            applied += result.statuses_applied
+            jobs.update((job.key, job) for job in item_jobs)
+        return IngestResult(new, duplicates, applied), list(jobs.values())
 
     async def _commit(self, group: list[_Request]) -> list[tuple[IngestResult, list[Job]]]:
         now = utcnow()
@@ -294,9 +414,8 @@ class IngestService:
             ]
             duplicates = len(messages) - len(fresh)
             if duplicates:
-                log.info(
-                    "redelivered messages ignored", duplicates=duplicates, channel=channel.slug
-                )
+                with _logging_context(request):
+                    log.info("redelivered messages ignored", duplicates=duplicates)
             out.append((IngestResult(len(fresh), duplicates, count), jobs))
         return out
 

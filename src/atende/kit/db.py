@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, String, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -53,24 +54,73 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class Clipped(TypeDecorator[str]):
+    """A ``varchar(n)`` fed by data from outside (a provider's names and error codes, a caller's
+    request id): a longer value is cut to ``n`` characters instead of failing the statement.
+
+    PostgreSQL refuses a value longer than the column ("value too long for type character
+    varying"), SQLite stores it whole; cutting here, for every statement that binds the column
+    (ORM and Core inserts, updates, comparisons), makes both engines store the same thing and keeps
+    one odd value from failing a webhook or a turn. Only for descriptive values: an identifier cut
+    short could merge two people, so identifiers are checked where they enter (``atende.ingest``).
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or len(value) <= self.length:
+            return value
+        return value[: self.length]
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """Every engine of the process. ``hide_parameters``: a failed statement's error (and its log
+    line, and SQLAlchemy's echo) never shows the bound values, which are names, message bodies,
+    documents and phones."""
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
+        path = url.split(":///", 1)[-1].split("?", 1)[0]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         # One connection: SQLite has a single writer, and concurrent write transactions would
         # wait inside SQLite's busy handler (sleeping a thread, holding a pooled connection)
         # instead of in asyncio. Measured: fewer turns per second and seconds of p99 with a pool.
         engine = create_async_engine(
-            url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60
+            url,
+            connect_args={"timeout": 30},
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=60,
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
+    )
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (0600, like ``secret.key``): it holds
+    customers' messages. SQLite gives its ``-wal`` and ``-shm`` files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)  # an empty file is a valid, empty SQLite database
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

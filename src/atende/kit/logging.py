@@ -14,7 +14,7 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from atende.kit.masking import mask_text, mask_value
+from atende.kit.masking import mask_text, mask_value, sensitive_in
 
 
 def drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
@@ -23,8 +23,39 @@ def drop_color_message(_logger: WrappedLogger, _name: str, event_dict: EventDict
     return event_dict
 
 
+#: Identifiers we generate or take from a proxy's X-Request-ID: never personal data, and an
+#: all-digit request id must stay searchable (the phone pattern would otherwise take it).
+_IDENTIFIERS = frozenset({"correlation_id", "conversation_id", "session_id", "tenant_id"})
+_EXCEPTION_SENSITIVE = "_exception_sensitive"
+
+
+def _exception_of(exc_info: Any) -> BaseException | None:
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[1] if isinstance(exc_info[1], BaseException) else None
+    if exc_info is True:
+        return sys.exc_info()[1]
+    return None
+
+
+def exception_sensitive(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    """Before the traceback becomes text: the values its exception carries (masking.sensitive)."""
+    if "exc_info" in event_dict:
+        found = sensitive_in(_exception_of(event_dict["exc_info"]))
+        if found:
+            event_dict[_EXCEPTION_SENSITIVE] = found
+    return event_dict
+
+
 def mask_processor(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
-    return {key: mask_value(value) for key, value in event_dict.items()}
+    extra: tuple[str, ...] = event_dict.pop(_EXCEPTION_SENSITIVE, ())
+    return {
+        key: value
+        if key in _IDENTIFIERS and isinstance(value, str) and value.isascii()
+        else mask_value(value, extra)
+        for key, value in event_dict.items()
+    }
 
 
 def _orjson_dumps(obj: Any, default: Any = None) -> str:
@@ -34,7 +65,16 @@ def _orjson_dumps(obj: Any, default: Any = None) -> str:
 class _MaskingFormatter(structlog.stdlib.ProcessorFormatter):
     def format(self, record: logging.LogRecord) -> str:
         # Renderers may add text after our processors ran (console tracebacks): mask the result too.
-        return mask_text(super().format(record))
+        extra = sensitive_in(record.exc_info[1]) if record.exc_info else ()
+        event = record.msg if isinstance(record.msg, dict) else {}
+        bound = structlog.contextvars.get_contextvars()
+        keep = tuple(
+            value
+            for key in _IDENTIFIERS
+            for value in (event.get(key), bound.get(key))
+            if isinstance(value, str) and value.isascii()
+        )
+        return mask_text(super().format(record), extra, keep=keep)
 
 
 def configure_logging(
@@ -45,6 +85,7 @@ def configure_logging(
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        exception_sensitive,
         structlog.processors.format_exc_info,
         drop_color_message,
         mask_processor,

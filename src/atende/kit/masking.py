@@ -9,6 +9,9 @@ the wrong question here: an *invalid* CPF typed by a customer is still personal 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from typing import Any
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
@@ -50,7 +53,92 @@ def _phone(match: re.Match[str]) -> str:
     return f"[phone:…{digits[-2:]}]"
 
 
-def mask_text(text: str) -> str:
+#: SQLAlchemy renders a failed statement's bound values as ``[parameters: …]`` on one line. The
+#: engines are created with ``hide_parameters=True``; this is the net under it (another engine,
+#: a library's own message), so no line ever carries them.
+_PARAMETERS = re.compile(r"\[parameters: [^\n]*")
+_PARAMETERS_HIDDEN = "[parameters hidden]"
+
+#: Values a regex cannot recognise (a customer's name, what they wrote), registered while they
+#: are being handled; see :func:`sensitive`.
+_SENSITIVE: ContextVar[tuple[str, ...]] = ContextVar("atende_sensitive", default=())
+#: Shorter values would mask ordinary words of our own log lines ("oi", "sim").
+_MIN_SENSITIVE = 4
+_SENSITIVE_ATTR = "_atende_sensitive"
+
+
+@contextmanager
+def sensitive(values: Iterable[str | None]) -> Iterator[None]:
+    """Mask ``values`` (names, message bodies) in every log line written inside the block, and in
+    the text of any exception leaving it, wherever that exception is logged later (a worker logs
+    a failed job after the handler's block has ended)."""
+    found = tuple(
+        dict.fromkeys(v for v in values if v is not None and len(v.strip()) >= _MIN_SENSITIVE)
+    )
+    if not found:
+        yield
+        return
+    token = _SENSITIVE.set(_SENSITIVE.get() + found)
+    try:
+        yield
+    except BaseException as error:
+        remember_sensitive(error, found)
+        raise
+    finally:
+        _SENSITIVE.reset(token)
+
+
+def remember_sensitive(error: BaseException, values: tuple[str, ...]) -> None:
+    known: tuple[str, ...] = getattr(error, _SENSITIVE_ATTR, ())
+    # Exceptions with __slots__ and no __dict__ cannot carry them; the context still masks.
+    with suppress(AttributeError):
+        setattr(error, _SENSITIVE_ATTR, known + values)
+
+
+def sensitive_in(error: BaseException | None) -> tuple[str, ...]:
+    """The sensitive values carried by an exception and the exceptions it chains."""
+    found: list[str] = []
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        found.extend(getattr(error, _SENSITIVE_ATTR, ()))
+        error = error.__cause__ or error.__context__
+    return tuple(found)
+
+
+def _mask_sensitive(text: str, values: tuple[str, ...]) -> str:
+    # Longest first: a body that contains the name is masked whole.
+    for value in sorted(set(values), key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, "[redacted]")
+    return text
+
+
+def mask_text(text: str, extra: tuple[str, ...] = (), *, keep: tuple[str, ...] = ()) -> str:
+    """``extra``: more values to mask (see :func:`sensitive`); ``keep``: values left intact
+    (identifiers in an already rendered line, e.g. an all-digit correlation id)."""
+    if not keep:
+        return _mask(text, extra)
+    # Placeholders without digits or word characters next to them, restored after masking.
+    kept = [value for value in dict.fromkeys(keep) if value]
+    for index, value in enumerate(kept):
+        text = text.replace(value, f"\x00{_letters(index)}\x00")
+    text = _mask(text, extra)
+    for index, value in enumerate(kept):
+        text = text.replace(f"\x00{_letters(index)}\x00", value)
+    return text
+
+
+def _letters(index: int) -> str:
+    return "".join(chr(ord("a") + int(d)) for d in str(index))
+
+
+def _mask(text: str, extra: tuple[str, ...]) -> str:
+    if "[parameters: " in text:
+        text = _PARAMETERS.sub(_PARAMETERS_HIDDEN, text)
+    values = _SENSITIVE.get() + extra
+    if values:
+        text = _mask_sensitive(text, values)
     if not any(ch.isdigit() for ch in text) and "@" not in text:
         return text
     pieces: list[str] = []
@@ -72,17 +160,17 @@ def _mask_piece(text: str) -> str:
     return _PHONE.sub(_phone, text)
 
 
-def mask_value(value: Any) -> Any:
+def mask_value(value: Any, extra: tuple[str, ...] = ()) -> Any:
     if isinstance(value, str):
-        return mask_text(value)
+        return mask_text(value, extra)
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, int):
-        return mask_text(str(value)) if abs(value) >= 10_000_000 else value
+        return mask_text(str(value), extra) if abs(value) >= 10_000_000 else value
     if isinstance(value, dict):
-        return {k: mask_value(v) for k, v in value.items()}
+        return {k: mask_value(v, extra) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [mask_value(v) for v in value]
+        return [mask_value(v, extra) for v in value]
     if isinstance(value, float):
         return value
-    return mask_text(str(value))
+    return mask_text(str(value), extra)

@@ -6,7 +6,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from atende.kit.clock import utcnow
-from atende.kit.db import Base, BigId, UtcDateTime
+from atende.kit.db import Base, BigId, Clipped, UtcDateTime
 from atende.tenancy.scope import TenantScoped
 
 
@@ -23,5 +23,5 @@ class DeliveryAttempt(TenantScoped, Base):
     #: in_flight, sent, retry, failed, refused, in_doubt (process died mid-call).
     outcome: Mapped[str] = mapped_column(String(16))
     http_status: Mapped[int | None] = mapped_column(Integer)
-    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_code: Mapped[str | None] = mapped_column(Clipped(32))
     error_detail: Mapped[str | None] = mapped_column(Text)

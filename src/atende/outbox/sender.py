@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -79,7 +79,9 @@ class _Outcome:
 
 def recipient_for(address: str) -> Recipient:
     # WhatsApp ids are digits; business-scoped user ids look like "BR.1502576394655843".
-    return Recipient(wa_id=address) if address.isdigit() else Recipient(bsuid=address)
+    # ASCII digits only: str.isdigit also accepts fullwidth and Arabic-Indic digits.
+    wa_id = address.isascii() and address.isdigit()
+    return Recipient(wa_id=address) if wa_id else Recipient(bsuid=address)
 
 
 class OutboxSender:
@@ -146,6 +148,34 @@ class OutboxSender:
         finally:
             if self._notifier is not None:
                 await self._notifier.publish(conversation.id)
+
+    async def give_up(self, job: Job, since: datetime) -> int:
+        """The worker gave up on this conversation's sends (the handler kept raising, not the
+        provider refusing: that is handled per message). The first pending message, the one
+        everything waits behind, is marked failed so the rest go on."""
+        del since
+        async with self._sessions() as session:
+            bind_tenant(session, job.tenant_id)
+            row = await session.scalar(
+                select(Message)
+                .where(
+                    Message.conversation_id == job.key,
+                    Message.direction == "out",
+                    Message.status == DeliveryStatus.pending.value,
+                )
+                .order_by(Message.id)
+                .limit(1)
+            )
+        if row is None:
+            return 0
+        await self._finish(
+            job,
+            row,
+            DeliveryStatus.failed,
+            _Outcome("failed", detail="gave up: sending it kept failing (see the server's logs)"),
+            None,
+        )
+        return 1
 
     async def _deliver(
         self, job: Job, channel: ChannelRuntime, conversation: Conversation, row: Message

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from atende.channels.types import OutboundContent, TemplateContent
 
 WINDOW = timedelta(hours=24)
+#: How far ahead of this process's clock a stored time may be (another process's clock).
+CLOCK_SKEW = timedelta(minutes=5)
 #: Channels that enforce the window (the sandbox does not).
 WINDOWED_KINDS = frozenset({"whatsapp"})
 
@@ -24,5 +26,9 @@ def refusal(
     if channel_kind not in WINDOWED_KINDS or isinstance(content, TemplateContent):
         return None
     if last_inbound_at is None or now - last_inbound_at > WINDOW:
+        return OUTSIDE_WINDOW
+    if last_inbound_at - now > CLOCK_SKEW:
+        # No customer wrote in the future: a stamp from there (stored before provider stamps
+        # were clamped to their arrival) would hold the window open for as long as it says.
         return OUTSIDE_WINDOW
     return None

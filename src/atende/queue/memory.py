@@ -73,6 +73,10 @@ class MemoryQueue:
     def depth(self, kind: str) -> int:
         return self._queues[kind].qsize()
 
+    def scheduled(self) -> int:
+        """Jobs waiting for their delay (retries, burst checks) to pass."""
+        return len(self._scheduled)
+
     async def ping(self) -> bool:
         return not self._closed
 

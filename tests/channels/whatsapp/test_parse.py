@@ -895,3 +895,28 @@ def test_that_unknown_fields_of_a_known_type_are_kept_as_extra() -> None:
         "referral": {"source_type": "ad", "source_id": "987"},
         "context": {"forwarded": True},
     }
+
+
+def digits_from(zero: int, ascii_digits: str) -> str:
+    """The same number written with another script's digits (``str.isdigit`` is true for all)."""
+    return ascii_digits.translate({ord(d): zero + int(d) for d in "0123456789"})
+
+
+FULLWIDTH = digits_from(0xFF10, MARIA_PHONE)
+ARABIC_INDIC = digits_from(0x0660, MARIA_PHONE)
+PERSIAN = digits_from(0x06F0, MARIA_PHONE)
+
+
+@pytest.mark.parametrize("sender", [FULLWIDTH, ARABIC_INDIC, PERSIAN, "+5511987654321", "55 11"])
+def test_that_a_from_of_anything_but_ascii_digits_is_no_whatsapp_id(sender: str) -> None:
+    batch = parse_single_batch(message_webhook(text_message(**{"from": sender}), contacts=[]))
+    assert batch.messages == ()
+    assert [other.kind for other in batch.others] == ["malformed_message"]
+
+
+def test_that_a_contact_wa_id_of_other_digits_is_not_taken_as_the_phone() -> None:
+    contacts = [{"profile": {"name": "Maria"}, "user_id": MARIA_BSUID, "wa_id": FULLWIDTH}]
+    message = text_message(from_user_id=MARIA_BSUID)
+    del message["from"]
+    (parsed,) = parse_single_batch(message_webhook(message, contacts=contacts)).messages
+    assert parsed.sender == Sender(wa_id=None, bsuid=MARIA_BSUID, name="Maria")

@@ -56,8 +56,10 @@ from atende.assistant.agent.toolbox import (
     HandoffArgs,
     schemas,
 )
-from atende.assistant.dialogue.replies import Replies
+from atende.assistant.dialogue.engine import is_cancellation
+from atende.assistant.dialogue.replies import Replies, boleto_document
 from atende.assistant.faq import FaqIndex
+from atende.assistant.memory import ChatMessage, SessionMemory
 from atende.assistant.nlu import Nlu
 from atende.assistant.port import (
     Action,
@@ -73,8 +75,15 @@ from atende.assistant.port import (
 )
 from atende.assistant.recall import Recalled, RecallStore, memory_text, neutral
 from atende.assistant.tools.core import BusinessTools, PdfLinks, ToolContext, ToolError
+from atende.assistant.tools.models import SecondCopyView
 from atende.assistant.tools.verification import ChallengePolicy, verified_document
-from atende.channels.types import TextContent
+from atende.channels.types import (
+    ButtonsContent,
+    ListContent,
+    MediaContent,
+    OutboundContent,
+    TextContent,
+)
 from atende.connectors.port import ConnectorResolver
 from atende.kit.errors import AtendeError
 from atende.kit.logging import get_logger
@@ -96,6 +105,11 @@ MAX_INPUT_CHARS = 4000
 MAX_BAD_CALLS = 2
 #: The embeddings call of long-term recall: recall is a nicety, the turn does not wait long for it.
 RECALL_TIMEOUT_SECONDS = 2.0
+#: Turns the agent hands to the offline engine by design, not as a failure: an opt-out (a record
+#: the law cares about) and a cancellation (the flows' slots cleared, requests kept for later
+#: dropped, and no tool cancels an order: the offline engine's honest answer and offer of a
+#: person, so that both engines agree). Their ``fallback_reason``.
+HANDED_OVER = frozenset({"opt_out", "cancellation"})
 
 
 class Fallback(Exception):
@@ -162,10 +176,12 @@ class AgentEngine:
 
     async def reply(self, turn: Turn) -> Sequence[Action]:
         config, profile = await self.config_for(turn.tenant_id)
-        if not config.enabled or turn.resume is not None or not turn.text.strip():
-            # No model for this tenant, a request kept during an outage (the offline engine
-            # kept it, it resumes it), or nothing to read (an untranscribed voice note).
+        if not config.enabled:
             return await self.fallback.reply(turn)
+        if turn.resume is not None or not turn.text.strip():
+            # A request kept during an outage (the offline engine kept it, it resumes it), or
+            # nothing to read (an untranscribed voice note): the model sees the answer next turn.
+            return _with_history(turn, config, await self.fallback.reply(turn))
         started = time.perf_counter()
         if (notice := await self.budget.spent(turn.tenant_id, config)) is not None:
             return [notice, *await self._fall_back(turn, _Attempt(config), "token_budget", started)]
@@ -174,6 +190,10 @@ class AgentEngine:
         understanding = self._nlu.understand(turn.text[-2000:])
         if understanding.intent == "opt_out":
             return await self._fall_back(turn, _Attempt(config), "opt_out", started)
+        if is_cancellation(turn.text, understanding.intent):
+            # "quero cancelar meu pedido" reads as a new order to the classifier, and a model's
+            # "cancelei" would leave the order summary waiting in the tools' state.
+            return await self._fall_back(turn, _Attempt(config), "cancellation", started)
         intent = understanding.intent
         if intent not in ORDER_NUMBER_INTENTS and any(
             entity.type == "order_id" for entity in understanding.entities
@@ -183,7 +203,7 @@ class AgentEngine:
             intent = "order_status"
         specialist = route(
             intent,
-            turn.state.get("specialist"),
+            turn.state.agent.specialist,
             understanding.confidence,
             choosing=_answers_options(turn.state, turn.text),
             several=turn.text.count("?") >= 2,
@@ -202,11 +222,66 @@ class AgentEngine:
     async def _fall_back(
         self, turn: Turn, attempt: _Attempt, reason: str, started: float
     ) -> list[Action]:
-        log.warning("llm answer not used; offline engine answers", reason=reason)
+        if reason in HANDED_OVER:
+            log.info("offline engine answers by design", reason=reason)
+        else:
+            log.warning("llm answer not used; offline engine answers", reason=reason)
         if attempt.spent:
             await self.budget.add(turn.tenant_id, attempt.spent)
-        actions = [a for a in await self.fallback.reply(turn) if not isinstance(a, AiRecord)]
+        actions: list[Action] = [
+            a for a in await self.fallback.reply(turn) if not isinstance(a, AiRecord)
+        ]
+        actions = _with_history(turn, attempt.config, actions)
         return [*actions, attempt.record(self.fallback.name, started, reason)]
+
+
+def _with_history(turn: Turn, config: LlmConfig, actions: Sequence[Action]) -> list[Action]:
+    """The offline engine's answer, with the turn added to the history the model reads next
+    turn: without it the model would answer as if the cancel, the boleto list or the handoff
+    notice had never been said."""
+    said = [history_text(a.content) for a in actions if isinstance(a, Say)]
+    said = [text for text in said if text]
+    found = [a for a in actions if isinstance(a, Remember)]
+    if not said or not found:
+        return list(actions)
+    state = found[-1].state.model_copy(deep=True)
+    pii = state.agent.pii if config.redact_pii else None
+    redactor = Redactor.from_state(pii) if pii is not None else Redactor()
+
+    def hide(text: str) -> str:
+        return redactor.redact(text) if config.redact_pii else text
+
+    added = [ChatMessage(role="assistant", content=hide("\n\n".join(said)))]
+    if turn.text.strip():
+        added.insert(0, ChatMessage(role="user", content=hide(turn.text[-MAX_INPUT_CHARS:])))
+    state.agent.history = [*state.agent.history, *added][-HISTORY:]
+    if config.redact_pii:
+        state.agent.pii = redactor.state()
+    remember = Remember(state)
+    return [remember if a is found[-1] else a for a in actions]
+
+
+def history_text(content: OutboundContent) -> str:
+    """A message as the model reads it in the history: the text, and the options offered
+    numbered with their ids (a list's rows), as the agent itself offers options."""
+    if isinstance(content, TextContent):
+        return content.body
+    if isinstance(content, ButtonsContent):
+        buttons = " | ".join(button.title for button in content.buttons)
+        return f"{content.body}\n[botões: {buttons}]"
+    if isinstance(content, ListContent):
+        rows = [row for section in content.sections for row in section.rows]
+        lines = [
+            f"{number}. {row.title}"
+            + (f" — {row.description}" if row.description else "")
+            + f" ({row.id})"
+            for number, row in enumerate(rows, 1)
+        ]
+        return "\n".join([content.body, *lines])
+    if isinstance(content, MediaContent):
+        kind = {"document": "documento", "image": "imagem"}.get(content.media_type, "arquivo")
+        return f"[{kind} enviado: {content.filename or content.caption or ''}]"
+    return ""
 
 
 def _default_client(config: LlmConfig) -> AsyncOpenAI:
@@ -265,11 +340,13 @@ class _AgentTurn:
         self.specialist = str(attempt.specialist)
         self.replies = Replies(profile.name, profile.settings)
         self.profile = profile
-        self.state: dict[str, Any] = dict(turn.state)
-        self.state["turn"] = int(self.state.get("turn", 0)) + 1
-        pii = self.state.get("pii") if self.config.redact_pii else None
-        self.redactor = Redactor.from_state(pii) if isinstance(pii, dict) else Redactor()
+        self.state = turn.state.model_copy(deep=True)
+        self.state.turn += 1
+        pii = self.state.agent.pii if self.config.redact_pii else None
+        self.redactor = Redactor.from_state(pii) if pii is not None else Redactor()
         self.results: list[Any] = []
+        #: The boleto PDFs the tools returned this turn, sent after the answer.
+        self.documents: list[MediaContent] = []
         self.handoff: str | None = None
         self.bad_calls = 0
         self.seen_calls: set[str] = set()
@@ -299,7 +376,7 @@ class _AgentTurn:
         recalled = await self._recall(user)
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": self._system(recalled)},
-            *list(self.state.get("llm_history") or [])[-HISTORY:],
+            *[message.model_dump() for message in self.state.agent.history[-HISTORY:]],
             {"role": "user", "content": user},
         ]
         tools = schemas(self.specialist)
@@ -349,7 +426,7 @@ class _AgentTurn:
         ]
         # The summary's facts were redacted when written; the rest is the business's own text
         # and the contact's first name, so the prompt is not scanned again every turn.
-        facts = list(self.state.get("llm_summary") or [])
+        facts = list(self.state.agent.summary)
         summary = ("\nResumo da conversa até aqui: " + "; ".join(facts)) if facts else ""
         memories = "".join(
             f"\n- {m.created_at.astimezone().strftime('%d/%m/%Y')}: "
@@ -517,7 +594,7 @@ class _AgentTurn:
                     contact_phone=self.turn.contact_phone,
                     state=self.state,
                     challenge=self._challenge,
-                    turn_number=int(self.state["turn"]),
+                    turn_number=self.state.turn,
                     pdf_links=self.engine.pdf_links,
                 )
             )
@@ -559,6 +636,10 @@ class _AgentTurn:
             raise Fallback("erp_misconfigured") from None
         self.results.append(result)
         records.append(ToolCallRecord(name, masked, True, _summary(result)))
+        if name == "boleto_second_copy":
+            document = boleto_document(SecondCopyView.model_validate(result))
+            if document is not None and document not in self.documents:
+                self.documents.append(document)
         self._remember_fact(name, result)
         return json.dumps(self.hide_json(result), ensure_ascii=False)
 
@@ -591,8 +672,8 @@ class _AgentTurn:
             "delivery_tracking": f"consultou o rastreio do pedido {result.get('id')}",
         }.get(name)
         if fact:
-            facts = [*list(self.state.get("llm_summary") or []), self.hide(fact)]
-            self.state["llm_summary"] = facts[-SUMMARY_FACTS:]
+            facts = [*self.state.agent.summary, self.hide(fact)]
+            self.state.agent.summary = facts[-SUMMARY_FACTS:]
 
     # -- the answer --------------------------------------------------------------------------
 
@@ -601,20 +682,27 @@ class _AgentTurn:
         if self.handoff is not None:
             notice = self.replies.handoff(self.turn.now)
             text = f"{answer} {notice}" if answer else notice
-            actions += [Say(TextContent(text)), Handoff(f"llm: {self.handoff[:150]}")]
+            says = [Say(TextContent(text))]
         else:
             assert answer is not None
             text = answer
-            actions += [Say(TextContent(part)) for part in _messages(answer)]
+            says = [Say(TextContent(part)) for part in _messages(answer)]
+        # The PDF as a WhatsApp document, as the offline engine sends it: a link in the text
+        # is neither opened by every customer nor sealed if the model rewrote it.
+        says += [Say(document) for document in self.documents]
+        actions += says
+        if self.handoff is not None:
+            actions.append(Handoff(f"llm: {self.handoff[:150]}"))
+        shown = "\n\n".join([text, *(history_text(d) for d in self.documents)])
         history = [
-            *list(self.state.get("llm_history") or []),
-            {"role": "user", "content": user},
-            {"role": "assistant", "content": self.hide(text)},
+            *self.state.agent.history,
+            ChatMessage(role="user", content=user),
+            ChatMessage(role="assistant", content=self.hide(shown)),
         ]
-        self.state["llm_history"] = history[-HISTORY:]
-        self.state["specialist"] = self.specialist
+        self.state.agent.history = history[-HISTORY:]
+        self.state.agent.specialist = self.specialist
         if self.config.redact_pii:
-            self.state["pii"] = self.redactor.state()
+            self.state.agent.pii = self.redactor.state()
         actions.append(Remember(self.state))
         if self.embedding is not None:
             actions.append(
@@ -647,13 +735,13 @@ CHOICE_WORDS = 4
 MAX_MESSAGES = 6
 
 
-def _answers_options(state: Any, text: str) -> bool:
+def _answers_options(state: SessionMemory, text: str) -> bool:
     """Whether ``text`` is short and the previous answer offered numbered options."""
-    history = list(state.get("llm_history") or [])
+    history = state.agent.history
     last = history[-1] if history else None
-    if not isinstance(last, dict) or last.get("role") != "assistant":
+    if last is None or last.role != "assistant":
         return False
-    offered = len(_OPTION.findall(str(last.get("content") or ""))) >= 2
+    offered = len(_OPTION.findall(last.content)) >= 2
     return offered and len(text.split()) <= CHOICE_WORDS
 
 

@@ -90,7 +90,9 @@ TOOLS: Mapping[str, AgentTool] = {
         ),
         AgentTool(
             "boleto_second_copy",
-            "Emite a 2ª via de um boleto: linha digitável, link do PDF e PIX copia e cola.",
+            "Emite a 2ª via de um boleto: linha digitável e PIX copia e cola para a sua "
+            "resposta. O PDF vai ao cliente como documento do WhatsApp logo depois da sua "
+            "resposta: não copie o link.",
             RequestSecondCopy,
             lambda tools, args: tools.second_copy(args),
         ),

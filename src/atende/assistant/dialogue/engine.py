@@ -1,11 +1,10 @@
 """The offline pt-BR engine: understands with the NLU, fills slots across turns, calls the
 business tools (which enforce who may see what), and answers with pt-BR templates.
 
-Session memory (``turn.state``) keys: ``turn`` (counter), ``goal`` (what the customer wants
-once identified), ``awaiting`` (document | challenge | titulo | order_confirm), ``options``
-(the list offered: títulos as :meth:`choice.Option.to_memory` dicts, bare ids in older memory;
-the order flow's products, see ``orders``), ``misunderstood``, plus what the tools keep
-(verification, order summary).
+Session memory (``turn.state``) is :class:`atende.assistant.memory.SessionMemory`: this engine
+keeps its slots in ``dialogue`` (goal, the question ``awaiting`` an answer, the boletos offered,
+misunderstandings, requests kept from a burst) and ``order`` (see ``orders``); the tools keep the
+verification proof in ``identity`` and the order summary in ``order.summary``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from atende.assistant.dialogue.burst import split_requests
 from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choose
 from atende.assistant.dialogue.orders import (
     ORDER_AWAITING,
-    ORDER_SLOTS,
     RequestedLine,
     product_option,
     read_quantity,
@@ -33,8 +31,8 @@ from atende.assistant.dialogue.orders import (
 from atende.assistant.dialogue.replies import (
     PHONE_NOT_DOCUMENT,
     Replies,
+    boleto_document,
     challenge_wrong,
-    format_date,
     mistyped_document,
     option_line,
     order_text,
@@ -46,6 +44,16 @@ from atende.assistant.dialogue.replies import (
     wrong_length,
 )
 from atende.assistant.faq import FaqIndex
+from atende.assistant.memory import (
+    AskedLine,
+    Dialogue,
+    ListOption,
+    OpenLine,
+    OrderItem,
+    OrderSlots,
+    ProductOption,
+    load_memory,
+)
 from atende.assistant.nlu import Nlu, Understanding
 from atende.assistant.nlu.entities import extract
 from atende.assistant.port import (
@@ -86,7 +94,6 @@ from atende.channels.types import (
     ListContent,
     ListRow,
     ListSection,
-    MediaContent,
     OutboundContent,
     TextContent,
 )
@@ -135,6 +142,20 @@ _CANCEL_ORDER = (
     "Responda *atendente* que eu transfiro."
 )
 _GREETS = re.compile(r"^\W*(oi+e?|ola|bom dia|boa tarde|boa noite|e ai|eae|opa|hey)\b")
+
+
+def is_cancellation(text: str, intent: str) -> bool:
+    """Whether this engine answers ``text`` as a cancellation (see ``_dispatch``): the flow's
+    slots cleared ("cancelar", "esquece"), or, since no tool cancels an order, a person offered
+    ("quero cancelar meu pedido"). The LLM agent hands these turns to this engine, so that both
+    engines agree and nothing of a flow outlives its cancelling."""
+    folded = unidecode(text).lower().strip()
+    if _CANCEL.match(folded):
+        return True
+    cancelling = bool(_CANCEL_VERB.search(folded)) and not _OPT_OUT_CUE.search(folded)
+    return cancelling and intent != OUT_OF_SCOPE_INTENT
+
+
 _BACK = re.compile(r"^\s*(voltar|volta|menu|inicio)\W*$")
 
 
@@ -175,8 +196,8 @@ class _Conversation:
         self.turn = turn
         self.replies = replies
         self.settings = settings
-        self.state: dict[str, Any] = dict(turn.state)
-        self.state["turn"] = int(self.state.get("turn", 0)) + 1
+        self.state = turn.state.model_copy(deep=True)
+        self.state.turn += 1
         self.actions: list[Action] = []
         self.tools_called: list[str] = []
         self._tools: BusinessTools | None = None
@@ -202,7 +223,7 @@ class _Conversation:
                     contact_phone=self.turn.contact_phone,
                     state=self.state,
                     challenge=challenge,
-                    turn_number=int(self.state["turn"]),
+                    turn_number=self.state.turn,
                     pdf_links=self.engine.pdf_links,
                 )
             )
@@ -211,8 +232,8 @@ class _Conversation:
     def handoff(self, reason: str, text: str | None = None) -> None:
         self.say(text or self.replies.handoff(self.turn.now))
         self.actions.append(Handoff(reason))
-        self.state.pop("awaiting", None)
-        self.state.pop("goal", None)
+        self.state.dialogue.awaiting = None
+        self.state.dialogue.goal = None
 
     async def run(self) -> None:
         started = time.perf_counter()
@@ -236,7 +257,7 @@ class _Conversation:
             else:
                 self.say(error.message)
                 if error.code == "unavailable":
-                    self.state.pop("awaiting", None)
+                    self.state.dialogue.awaiting = None
         except AtendeError:
             # No connector for this tenant, or the like: be honest and offer a person.
             self.say(
@@ -268,7 +289,7 @@ class _Conversation:
             split_requests,
             whole.messages,
             self.engine._nlu.understand,
-            answering=bool(self.state.get("awaiting")),
+            answering=bool(self.state.dialogue.awaiting),
         )
         try:
             if len(requests) > 1:
@@ -277,9 +298,9 @@ class _Conversation:
                 )
             else:
                 intent = await self._answer_one(whole.text, whole.messages)
-            kept = [str(text) for text in self.state.get(_KEPT_KEY) or []]
-            if kept and not self.state.get("awaiting") and not self._stopped():
-                self.state.pop(_KEPT_KEY, None)
+            kept = list(self.state.dialogue.kept_requests)
+            if kept and not self.state.dialogue.awaiting and not self._stopped():
+                self.state.dialogue.kept_requests = []
                 await self._answer_requests([(text, _as_messages(text)) for text in kept])
         finally:
             self.turn = whole
@@ -310,8 +331,8 @@ class _Conversation:
             rest = [later for later, _ in requests[index + 1 :]]
             if not rest or self._stopped():
                 break
-            if self.state.get("awaiting"):
-                self.state[_KEPT_KEY] = rest
+            if self.state.dialogue.awaiting:
+                self.state.dialogue.kept_requests = rest
                 self.say(_kept_text(rest))
                 break
         return first
@@ -334,19 +355,22 @@ class _Conversation:
 
     def _back(self) -> None:
         """``voltar``: one step back in the flow under way, or the menu when there is none."""
-        awaiting = self.state.pop("awaiting", None)
-        self.state.pop("options", None)
+        dialogue = self.state.dialogue
+        awaiting, dialogue.awaiting = dialogue.awaiting, None
+        dialogue.options = []
         if awaiting in ORDER_AWAITING:
             self._end_order()
-            self.state["goal"] = "place_order"
-            self.state["awaiting"] = "order_items"
+            dialogue.goal = "place_order"
+            dialogue.awaiting = "order_items"
             self.say("Tudo bem, voltando. " + _ASK_PRODUCT)
-        elif awaiting == "challenge" or (awaiting == "titulo" and not self.state.get("verified")):
-            self.state.pop("verification_pending", None)
-            self.state["awaiting"] = "document"
+        elif awaiting == "challenge" or (
+            awaiting == "titulo" and self.state.identity.verified is None
+        ):
+            self.state.identity.pending = None
+            dialogue.awaiting = "document"
             self.say("Tudo bem, voltando. " + self.replies.text("ask_document"))
         else:
-            self.state.pop("goal", None)
+            dialogue.goal = None
             self.say(self.replies.greeting(None))
 
     # -- outages -----------------------------------------------------------------------------
@@ -355,19 +379,19 @@ class _Conversation:
         """The business's system is down mid-step: keep the step and the memory it needs, and
         tell the customer the answer will come here. A resumed step that fails again is kept
         again, silently: the customer was told once."""
-        self.state.pop("awaiting", None)
+        self.state.dialogue.awaiting = None
         if self.turn.resume is not None:
             self.actions = [action for action in self.actions if not isinstance(action, Say)]
         else:
             self.say(self.replies.text("deferred"))
-        snapshot = {k: v for k, v in self.state.items() if k in _RESUME_KEYS}
+        snapshot = self.state.resumable().dump()
         self.actions.append(Defer({"step": self.step, "state": snapshot}))
 
     async def _resume(self, request: Any) -> None:
         """Run a step kept during an outage, in the memory it had (the turn's state merges it)."""
         step = dict(request.get("step") or {})
-        for key, value in dict(request.get("state") or {}).items():
-            self.state.setdefault(key, value)
+        # Kept by this release (SessionMemory.resumable) or by an earlier one (a flat dict).
+        self.state.fill_missing(load_memory(request.get("state")))
         self.say(self.replies.text("resumed"))
         do = step.get("do")
         if do == "identify":
@@ -375,9 +399,9 @@ class _Conversation:
         elif do == "challenge":
             await self._answer_challenge(str(step.get("answer", "")))
         elif do == "goal":
-            self.state["goal"] = step.get("goal")
+            self.state.dialogue.goal = step.get("goal")
             if step.get("order_id"):
-                self.state["order_id"] = step["order_id"]
+                self.state.dialogue.order_id = str(step["order_id"])
             await self._goal()
         elif do == "second_copy":
             await self._second_copy(str(step["titulo_id"]))
@@ -386,10 +410,10 @@ class _Conversation:
         elif do == "confirm_order":
             # The customer confirmed in the turn that was kept: that earlier turn is the one the
             # summary must precede, not this resumed one (which may be a new session's first).
-            summary = self.state.get("order_summary")
-            if isinstance(summary, dict):
-                summary["turn"] = min(int(summary.get("turn", 0)), int(self.state["turn"]) - 1)
-            self.state["summary_id"] = step.get("summary_id")
+            summary = self.state.order.summary
+            if summary is not None:
+                summary.turn = min(summary.turn, self.state.turn - 1)
+            self.state.order.summary_id = step.get("summary_id")
             await self._confirm_order(True)
         else:
             self.actions = [a for a in self.actions if not isinstance(a, Say)]
@@ -401,16 +425,15 @@ class _Conversation:
         cancelling = bool(_CANCEL_VERB.search(text)) and not _OPT_OUT_CUE.search(text)
         # "quero cancelar" during a step is the bare "cancelar"; "cancelar meu pedido" is too
         # while ordering, but not during a lookup (the order would seem cancelled).
-        in_step = bool(self.state.get("awaiting") or self.state.get("goal"))
-        order_step = (
-            self.state.get("awaiting") in ORDER_AWAITING or self.state.get("goal") == "place_order"
-        )
+        dialogue = self.state.dialogue
+        in_step = bool(dialogue.awaiting or dialogue.goal)
+        order_step = dialogue.awaiting in ORDER_AWAITING or dialogue.goal == "place_order"
         if _CANCEL.match(text) or (
             cancelling and in_step and (order_step or not _ORDER_WORD.search(text))
         ):
             # Every slot of every flow: one left behind would answer the next request.
-            for key in ("awaiting", "goal", "options", "order_id", _KEPT_KEY, *ORDER_SLOTS):
-                self.state.pop(key, None)
+            self.state.dialogue = Dialogue(misunderstood=dialogue.misunderstood)
+            self.state.order = OrderSlots()
             self.actions.append(DropDeferred())
             self.say(self.replies.text("cancelled"))
             return
@@ -426,8 +449,9 @@ class _Conversation:
         if cancelling and nlu.intent != "out_of_scope":
             # No tool cancels an order; nothing here may read as if it was cancelled. ("como
             # cancelo meu netflix" is out of scope and answered as such.)
-            for key in ("awaiting", "goal", "options", *ORDER_SLOTS):
-                self.state.pop(key, None)
+            dialogue.awaiting = dialogue.goal = None
+            dialogue.options = []
+            self.state.order = OrderSlots()
             self.say(_CANCEL_ORDER if _ORDER_WORD.search(text) else _CANCEL_WHAT)
             return
         if nlu.intent == "opt_out" and not _OPT_OUT_CUE.search(text):
@@ -438,7 +462,7 @@ class _Conversation:
             self.say(self.replies.text("opt_out"))
             return
         nlu = _order_number_means_status(nlu)
-        awaiting = self.state.get("awaiting")
+        awaiting = dialogue.awaiting
         typed_document = bool(_entity(nlu, "cpf", "cnpj") or nlu.invalid_documents)
         if awaiting == "challenge" and not typed_document:
             await self._answer_challenge(self.turn.text[:100])
@@ -452,14 +476,14 @@ class _Conversation:
             return
         document = _entity(nlu, "cpf", "cnpj")
         if nlu.intent in NEEDS_CUSTOMER:
-            self.state["goal"] = nlu.intent
+            dialogue.goal = nlu.intent
             self._remember_order_items(nlu)
         if document is not None:
             await self._identify(document)
             return
         mistyped = self._mistyped_document(nlu, awaiting == "document")
         if mistyped is not None:
-            self.state["awaiting"] = "document"
+            dialogue.awaiting = "document"
             self.say(mistyped)
             return
         if awaiting == "document" and nlu.intent in {"provide_document", OUT_OF_SCOPE_INTENT}:
@@ -504,7 +528,7 @@ class _Conversation:
         elif intent == "business_info":
             await self._faq()
         elif intent == "greeting":
-            self.state["misunderstood"] = 0
+            self.state.dialogue.misunderstood = 0
             self.say(self.replies.greeting(self.turn.contact_name))
         elif intent == "thanks":
             self.say(self.replies.text("thanks"))
@@ -524,10 +548,10 @@ class _Conversation:
             self.tools_called.append("answer_faq")
             self.say(hit.body)
             return
-        misses = int(self.state.get("misunderstood", 0)) + 1
-        self.state["misunderstood"] = misses
+        misses = self.state.dialogue.misunderstood + 1
+        self.state.dialogue.misunderstood = misses
         if misses >= 2:
-            self.state["misunderstood"] = 0
+            self.state.dialogue.misunderstood = 0
             self.say(
                 ButtonsContent(
                     body=self.replies.text("offer_human").split(" Responda")[0],
@@ -550,18 +574,17 @@ class _Conversation:
         self.tools_called.append("identify_customer")
         result = await tools.identify_customer(IdentifyCustomer(document=document))
         if result.status == "verified":
-            if self.state.get("awaiting") == "titulo" and not self.state.get("goal"):
+            if self.state.dialogue.awaiting == "titulo" and not self.state.dialogue.goal:
                 # The document again while choosing a boleto: the list still stands.
-                options = [Option.from_memory(raw) for raw in self.state.get("options") or []]
-                self._ask_titulo_again(options, Choice(ChoiceStatus.none))
+                self._ask_titulo_again(self._titulo_options(), Choice(ChoiceStatus.none))
                 return
-            self.state.pop("awaiting", None)
+            self.state.dialogue.awaiting = None
             await self._goal()
         elif result.status == "challenge":
-            self.state["awaiting"] = "challenge"
+            self.state.dialogue.awaiting = "challenge"
             self.say(result.question or "Para sua segurança, confirme um dado do cadastro.")
         elif result.status == "invalid_document":
-            self.state["awaiting"] = "document"
+            self.state.dialogue.awaiting = "document"
             self.say(mistyped_document(check_document(document).kind, result.reason))
         else:
             self.handoff("verification locked")
@@ -572,7 +595,7 @@ class _Conversation:
         self.tools_called.append("answer_challenge")
         result = await tools.answer_challenge(AnswerChallenge(answer=answer))
         if result.status == "verified":
-            self.state.pop("awaiting", None)
+            self.state.dialogue.awaiting = None
             self.say("Obrigada, identidade confirmada! ✅")
             await self._goal()
         elif result.status == "wrong":
@@ -587,19 +610,20 @@ class _Conversation:
     # -- goals -----------------------------------------------------------------------------
 
     async def _goal(self) -> None:
-        goal = self.state.get("goal")
+        goal = self.state.dialogue.goal
         tools = await self.tools()
-        if tools.ctx.state.get("verified") is None:
-            self.state["awaiting"] = "document"
+        if tools.ctx.state.identity.verified is None:
+            self.state.dialogue.awaiting = "document"
             self.say(self.replies.text("ask_document"))
             return
-        self.step = {"do": "goal", "goal": goal, "order_id": self.state.get("order_id")}
+        self.step = {"do": "goal", "goal": goal, "order_id": self.state.dialogue.order_id}
         if goal in {"invoice_copy", "open_invoices"}:
             await self._titulos(goal)
         elif goal in {"order_status", "delivery_tracking"}:
             self.tools_called.append(goal)
             call = tools.delivery_tracking if goal == "delivery_tracking" else tools.order_status
-            order = await call(OrderQuery(order_id=self.state.pop("order_id", None)))
+            order_id, self.state.dialogue.order_id = self.state.dialogue.order_id, None
+            order = await call(OrderQuery(order_id=order_id))
             self.say(order_text(order))
         elif goal == "order_history":
             self.tools_called.append("recent_orders")
@@ -609,7 +633,7 @@ class _Conversation:
             await self._prepare_order()
         else:
             self.say("Identificação confirmada. Como posso ajudar?")
-        self.state.pop("goal", None)
+        self.state.dialogue.goal = None
 
     async def _titulos(self, goal: str) -> None:
         tools = await self.tools()
@@ -622,8 +646,10 @@ class _Conversation:
             await self._second_copy(titulos[0].id)
             return
         options = [titulo_option(t) for t in titulos]
-        self.state["options"] = [option.to_memory() for option in options]
-        self.state["awaiting"] = "titulo"
+        self.state.dialogue.options = [
+            ListOption(**dataclasses.asdict(option)) for option in options
+        ]
+        self.state.dialogue.awaiting = "titulo"
         heading = titulos_heading(titulos, goal)
         if goal == "invoice_copy":
             ending = "Responda com o número."
@@ -643,7 +669,7 @@ class _Conversation:
     async def _choose_titulo(self, nlu: Understanding) -> bool:
         """The customer's answer to the list of títulos: the 2ª via of the one chosen, or the
         list again when the answer fits several or none. False: not an answer to the list."""
-        options = [Option.from_memory(raw) for raw in self.state.get("options") or []]
+        options = self._titulo_options()
         choice = self._choice(options)
         if choice.status is ChoiceStatus.none and len(options) == 1 and nlu.intent == "affirm":
             choice = Choice(ChoiceStatus.chosen, (options[0],))
@@ -660,6 +686,9 @@ class _Conversation:
             self._ask_titulo_again(options, choice)
             return True
         return False
+
+    def _titulo_options(self) -> list[Option]:
+        return [Option(**option.model_dump()) for option in self.state.dialogue.options]
 
     def _choice(self, options: list[Option]) -> Choice:
         replies = (
@@ -695,19 +724,12 @@ class _Conversation:
         self.step = {"do": "second_copy", "titulo_id": titulo_id}
         self.tools_called.append("second_copy")
         copy = await tools.second_copy(RequestSecondCopy(titulo_id=titulo_id))
-        self.state.pop("awaiting", None)
-        self.state.pop("options", None)
+        self.state.dialogue.awaiting = None
+        self.state.dialogue.options = []
         self.say(second_copy_intro(copy))
         self.say(copy.linha_digitavel)
-        if copy.pdf_url:
-            self.say(
-                MediaContent(
-                    media_type="document",
-                    link=copy.pdf_url,
-                    caption=f"Boleto com vencimento em {format_date(copy.due_date)}",
-                    filename=f"boleto-{copy.titulo_id}.pdf",
-                )
-            )
+        if (document := boleto_document(copy)) is not None:
+            self.say(document)
         if copy.pix_copia_e_cola:
             self.say("Se preferir pagar com PIX, use o copia e cola abaixo:")
             self.say(copy.pix_copia_e_cola)
@@ -755,10 +777,9 @@ class _Conversation:
     def _end_order(self) -> None:
         """The order flow is over (placed, refused, cancelled, replaced): none of its slots may
         reach the next request."""
-        for key in ORDER_SLOTS:
-            self.state.pop(key, None)
-        if self.state.get("awaiting") in ORDER_AWAITING:
-            self.state.pop("awaiting", None)
+        self.state.order = OrderSlots()
+        if self.state.dialogue.awaiting in ORDER_AWAITING:
+            self.state.dialogue.awaiting = None
 
     def _remember_order_items(self, nlu: Understanding) -> None:
         """What a request for the customer's data carries into its flow; a request for
@@ -768,20 +789,17 @@ class _Conversation:
             # "status do 5003": about an order, a bare number is its number.
             bare = _BARE_ORDER_NUMBER.findall(self.turn.text)
             order_id = bare[0] if len(bare) == 1 else None
-        if order_id:
-            self.state["order_id"] = order_id
-        else:
-            self.state.pop("order_id", None)
+        self.state.dialogue.order_id = order_id or None
         # While the order is being built, a product adds to it; once its summary is shown, a
         # new request for products starts another order (the customer restated it).
-        building = self.state.get("awaiting") in _ORDER_QUESTIONS
+        building = self.state.dialogue.awaiting in _ORDER_QUESTIONS
         if nlu.intent != "place_order" or not building:
             self._end_order()
         if nlu.intent == "place_order":
             self._add_order_lines(requested_lines(self.turn.text))
 
     def _add_order_lines(self, lines: list[RequestedLine]) -> None:
-        pending = [RequestedLine.from_state(line) for line in self.state.get("order_pending") or []]
+        pending = [_requested(line) for line in self.state.order.pending]
         if pending and lines:
             # "quero 2" and then "caneca térmica": one line.
             last, first = pending[-1], lines[0]
@@ -790,7 +808,7 @@ class _Conversation:
                 lines = lines[1:]
         pending += lines
         if pending:
-            self.state["order_pending"] = [line.to_state() for line in pending]
+            self.state.order.pending = [_asked(line) for line in pending]
 
     async def _order_answer(self, nlu: Understanding, awaiting: str) -> bool:
         """The customer's answer to a question of the order flow; False when the message is
@@ -806,30 +824,24 @@ class _Conversation:
         else:
             lines = requested_lines(self.turn.text)
         named = [line for line in lines if line.sku or line.query]
-        current = dict(self.state.get("order_line") or {})
+        current = self.state.order.line or OpenLine()
         if awaiting == "order_choice":
-            options = [product_option(option) for option in current.get("options") or []]
+            options = [product_option(option.model_dump()) for option in current.options]
             picked = self._choice(options).chosen
             if picked is not None:
                 sku = picked.id
-                quantity = current.get("quantity") or read_quantity(self.turn.text)
+                quantity = current.quantity or read_quantity(self.turn.text)
                 chosen = RequestedLine(sku, None, quantity)
-                self.state["order_pending"] = [
-                    chosen.to_state(),
-                    *(self.state.get("order_pending") or []),
-                ]
-                self.state.pop("order_line", None)
+                self.state.order.pending = [_asked(chosen), *self.state.order.pending]
+                self.state.order.line = None
                 await self._order_next()
                 return True
         elif awaiting == "order_quantity":
             quantity = read_quantity(self.turn.text)
             if quantity is not None and not named:
-                line = RequestedLine(str(current.get("sku")), None, quantity)
-                self.state["order_pending"] = [
-                    line.to_state(),
-                    *(self.state.get("order_pending") or []),
-                ]
-                self.state.pop("order_line", None)
+                line = RequestedLine(str(current.sku), None, quantity)
+                self.state.order.pending = [_asked(line), *self.state.order.pending]
+                self.state.order.line = None
                 await self._order_next()
                 return True
         if other_request:
@@ -838,20 +850,20 @@ class _Conversation:
         if named or (awaiting == "order_items" and lines):
             # A product (a code alone included) while ordering is the next item, not a stock
             # question; it replaces a line still waiting for "qual?" or "quantas?".
-            self.state.pop("order_line", None)
+            self.state.order.line = None
             self._add_order_lines(lines)
             await self._order_next()
             return True
         if awaiting == "order_choice":
-            count = len(current.get("options") or [])
+            count = len(current.options)
             self.say(f"Não entendi qual. Responda com o número da opção (1 a {count}).")
             return True
         if awaiting == "order_quantity":
-            self.say(f"Quantas unidades de *{current.get('name')}*? Responda só com o número.")
+            self.say(f"Quantas unidades de *{current.name}*? Responda só com o número.")
             return True
         if nlu.intent == "deny":
             self._end_order()
-            self.state.pop("goal", None)
+            self.state.dialogue.goal = None
             self.say("Tudo bem. Posso ajudar com mais alguma coisa?")
             return True
         self.say(_ASK_PRODUCT + " Se preferir desistir, responda *cancelar*.")
@@ -860,7 +872,7 @@ class _Conversation:
     async def _order_next(self) -> None:
         """Resolve what is left of the order; once every line is a product and a quantity, go
         on as for any goal: identify the customer, then summarise."""
-        self.state["goal"] = "place_order"
+        self.state.dialogue.goal = "place_order"
         if await self._resolve_order():
             await self._goal()
 
@@ -869,16 +881,17 @@ class _Conversation:
         "quantas?" when the customer's words leave it open. True when the order is complete."""
         if self._ask_open_line():
             return False
-        pending = [RequestedLine.from_state(line) for line in self.state.get("order_pending") or []]
-        items = list(self.state.get("order_items") or [])
+        order = self.state.order
+        pending = [_requested(line) for line in order.pending]
+        items = list(order.items)
         tools = await self.tools()
         while pending:
             line = pending[0]
-            self.state["order_pending"] = [rest.to_state() for rest in pending[1:]]
+            order.pending = [_asked(rest) for rest in pending[1:]]
             if line.sku is None and line.query is None:
-                self.state["awaiting"] = "order_items"
+                self.state.dialogue.awaiting = "order_items"
                 self.say(f"Certo, {line.quantity}. E qual produto? Pode mandar o nome ou o código.")
-                self.state["order_pending"] = [line.to_state() for line in pending]
+                order.pending = [_asked(line) for line in pending]
                 return False
             self.tools_called.append("order_products")
             try:
@@ -899,21 +912,21 @@ class _Conversation:
                 self.say(f"*{found[0].name}* está sem estoque no momento.")
                 continue
             if len(available) > 1:
-                self.state["order_line"] = {
-                    "query": line.query,
-                    "quantity": line.quantity,
-                    "options": [
-                        {"sku": p.sku, "name": p.name, "price_cents": p.price_cents}
+                order.line = OpenLine(
+                    query=line.query,
+                    quantity=line.quantity,
+                    options=[
+                        ProductOption(sku=p.sku, name=p.name, price_cents=p.price_cents)
                         for p in available
                     ],
-                }
-                self.state["awaiting"] = "order_choice"
+                )
+                self.state.dialogue.awaiting = "order_choice"
                 self._offer_products(str(line.query), available)
                 return False
             product = available[0]
             if line.quantity is None or line.quantity > product.stock:
-                self.state["order_line"] = {"sku": product.sku, "name": product.name}
-                self.state["awaiting"] = "order_quantity"
+                order.line = OpenLine(sku=product.sku, name=product.name)
+                self.state.dialogue.awaiting = "order_quantity"
                 if line.quantity is None:
                     self.say(f"Quantas unidades de *{product.name}* você quer?")
                 else:
@@ -923,11 +936,11 @@ class _Conversation:
                         "Quantas você quer?"
                     )
                 return False
-            items.append({"sku": product.sku, "quantity": line.quantity})
-            self.state["order_items"] = items
-        self.state.pop("order_pending", None)
+            items.append(OrderItem(sku=product.sku, quantity=line.quantity))
+            order.items = items
+        order.pending = []
         if not items:
-            self.state["awaiting"] = "order_items"
+            self.state.dialogue.awaiting = "order_items"
             self.say(_ASK_PRODUCT)
             return False
         return True
@@ -935,34 +948,31 @@ class _Conversation:
     def _ask_open_line(self) -> bool:
         """A line still waiting for "qual delas?" or "quantas?" (the customer sent something
         else meanwhile, such as the CPF): ask it again instead of starting the order over."""
-        line = self.state.get("order_line")
-        if not isinstance(line, dict):
+        line = self.state.order.line
+        if line is None:
             return False
-        options = line.get("options")
-        if isinstance(options, list) and options:
-            self.state["awaiting"] = "order_choice"
-            self._offer_products(str(line.get("query") or "o que você pediu"), options)
+        if line.options:
+            self.state.dialogue.awaiting = "order_choice"
+            self._offer_products(line.query or "o que você pediu", line.options)
             return True
-        if line.get("sku"):
-            self.state["awaiting"] = "order_quantity"
-            self.say(f"Quantas unidades de *{line.get('name') or line['sku']}* você quer?")
+        if line.sku:
+            self.state.dialogue.awaiting = "order_quantity"
+            self.say(f"Quantas unidades de *{line.name or line.sku}* você quer?")
             return True
         return False
 
     def _offer_products(
-        self, query: str, products: Sequence[ProductView] | Sequence[dict[str, Any]]
+        self, query: str, products: Sequence[ProductView] | Sequence[ProductOption]
     ) -> None:
-        # The options kept in the session memory are dicts; the tool's are ProductViews.
-        offered = [
-            (p.sku, p.name, p.price_cents)
-            if isinstance(p, ProductView)
-            else (str(p["sku"]), str(p["name"]), int(p["price_cents"]))
-            for p in products
-        ]
+        # Memory written before prices were kept with the choice has none: shown as R$ 0,00
+        # would mislead, so those rows show the code alone.
+        offered = [(p.sku, p.name, p.price_cents) for p in products]
         body = f"Encontrei {len(offered)} opções para *{query}*. Qual delas você quer?"
         if self.turn.interactive:
             rows = tuple(
-                ListRow(sku, f"{sku} • {format_brl(price)}", name[:72])
+                ListRow(
+                    sku, f"{sku} • {format_brl(price)}" if price is not None else sku, name[:72]
+                )
                 for sku, name, price in offered
             )
             self.say(
@@ -970,7 +980,7 @@ class _Conversation:
             )
             return
         lines = [
-            f"{number}. {name} ({sku}): {format_brl(price)}"
+            f"{number}. {name} ({sku})" + (f": {format_brl(price)}" if price is not None else "")
             for number, (sku, name, price) in enumerate(offered, 1)
         ]
         self.say(body + "\n" + "\n".join(lines) + "\nResponda com o número.")
@@ -978,14 +988,14 @@ class _Conversation:
     async def _prepare_order(self) -> None:
         if not await self._resolve_order():
             return
-        items = self.state.get("order_items") or []
+        items = self.state.order.items
         tools = await self.tools()
         self.tools_called.append("prepare_order")
         summary = await tools.prepare_order(
-            PrepareOrder(items=[OrderLine(**item) for item in items])
+            PrepareOrder(items=[OrderLine(sku=i.sku, quantity=i.quantity) for i in items])
         )
-        self.state["awaiting"] = "order_confirm"
-        self.state["summary_id"] = summary.summary_id
+        self.state.dialogue.awaiting = "order_confirm"
+        self.state.order.summary_id = summary.summary_id
         body = (
             "Resumo do pedido:\n"
             + "\n".join(summary.lines)
@@ -1001,7 +1011,7 @@ class _Conversation:
             self.say(body + " (responda *sim* ou *não*)")
 
     async def _confirm_order(self, confirmed: bool) -> None:
-        summary_id = str(self.state.get("summary_id", ""))
+        summary_id = self.state.order.summary_id or ""
         if not confirmed:
             self._end_order()
             self.say("Pedido cancelado. Posso ajudar com mais alguma coisa?")
@@ -1021,8 +1031,6 @@ class _Conversation:
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 VOICE_TYPES = frozenset({"audio", "voice"})
-#: The memory a kept step needs to run again, possibly after its session ended.
-_RESUME_KEYS = frozenset({"goal", "order_id", *ORDER_SLOTS, "verified", "verification_pending"})
 #: The order flow's questions before its summary ("qual produto?", "qual delas?", "quantas?").
 _ORDER_QUESTIONS = ORDER_AWAITING - {"order_confirm"}
 _ASK_PRODUCT = "Qual produto e quantas unidades você quer? Pode mandar o nome ou o código."
@@ -1064,8 +1072,14 @@ def _stock_asks(text: str) -> list[tuple[str | None, str | None]]:
 
 
 _BARE_ORDER_NUMBER = re.compile(r"(?<![\w.,/$#-])\d{3,12}(?![\w%]|[.,/:-]\d)")
-#: Session memory key of the requests kept for after the question left open.
-_KEPT_KEY = "kept_requests"
+
+
+def _asked(line: RequestedLine) -> AskedLine:
+    return AskedLine(sku=line.sku, query=line.query, quantity=line.quantity)
+
+
+def _requested(line: AskedLine) -> RequestedLine:
+    return RequestedLine(line.sku, line.query, line.quantity)
 
 
 def _kept_text(kept: list[str]) -> str:

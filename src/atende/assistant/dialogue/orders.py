@@ -3,20 +3,11 @@ digits, several items in one message ("quero 2 camisetas e 1 caneca"), and the s
 "qual deles?" and "quantas?". Pure functions over text; the engine keeps the slots and calls the
 tools.
 
-The order's slots in the session memory, all in :data:`ORDER_SLOTS` so that whatever ends the
-flow (done, "cancelar", "não" at the summary, "voltar", another request) clears every one:
-
-``order_pending``
-    Lines still to resolve, in the order asked: ``{"sku", "query", "quantity"}`` (a code or
-    the customer's words for the product; the quantity when given).
-``order_line``
-    The line waiting for an answer: for "qual deles?" its ``query``, ``quantity`` and the
-    ``options`` offered (``{"sku", "name"}``, in the order shown); for "quantas?" its ``sku``
-    and ``name``.
-``order_items``
-    Lines resolved to a product: ``{"sku", "quantity"}``, what ``prepare_order`` is given.
-``summary_id`` / ``order_summary``
-    The summary shown and waiting for "sim" (the second is the tool's own record).
+The order's slots are ``SessionMemory.order`` (``assistant/memory.py``), reset all at once by
+whatever ends the flow (done, "cancelar", "não" at the summary, "voltar", another request):
+``pending`` (lines still to resolve, as :class:`RequestedLine`), ``line`` (the one waiting for
+"qual deles?" or "quantas?"), ``items`` (resolved to a product), ``summary_id`` and ``summary``.
+:data:`ORDER_SLOTS` names the same slots as release 1 kept them (flat keys), for reference.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from atende.assistant.tools.models import OrderView, SecondCopyView, TituloView
 from atende.brazil.documents import DocumentKind, DocumentProblem
 from atende.brazil.money import format_brl
 from atende.brazil.plural import count_of
+from atende.channels.types import MediaContent
 
 DEFAULTS: Mapping[str, str] = {
     "greeting": (
@@ -165,6 +166,20 @@ def second_copy_intro(copy: SecondCopyView) -> str:
         lines.append("Como o boleto estava vencido, ele foi reemitido com multa e juros.")
     lines.append("A linha digitável vai na próxima mensagem, para você copiar:")
     return "\n".join(lines)
+
+
+def boleto_document(copy: SecondCopyView) -> MediaContent | None:
+    """The boleto's PDF as a WhatsApp document (its link made by ``business.links.BoletoLinks``:
+    sealed, absolute, expiring), or None when there is no link to send. Both engines send
+    this same message after the linha digitável."""
+    if not copy.pdf_url:
+        return None
+    return MediaContent(
+        media_type="document",
+        link=copy.pdf_url,
+        caption=f"Boleto com vencimento em {format_date(copy.due_date)}",
+        filename=f"boleto-{copy.titulo_id}.pdf",
+    )
 
 
 _STATUS = {

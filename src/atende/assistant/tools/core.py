@@ -5,10 +5,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from unidecode import unidecode
 
+from atende.assistant.memory import OrderItem, PendingChallenge, SessionMemory, SummaryRecord
 from atende.assistant.tools.models import (
     AnswerChallenge,
     ChallengeResult,
@@ -32,7 +33,6 @@ from atende.assistant.tools.models import (
 )
 from atende.assistant.tools.verification import (
     MAX_ATTEMPTS,
-    PENDING_KEY,
     QUESTIONS,
     Challenge,
     ChallengePolicy,
@@ -62,7 +62,6 @@ from atende.kit.logging import get_logger
 
 T = TypeVar("T")
 _log = get_logger(__name__)
-ORDER_KEY = "order_summary"
 #: Products offered at most when a name matches several ("qual delas?" stays short).
 ORDER_CHOICES = 5
 _MIN_SEARCH_WORD = 3
@@ -113,7 +112,7 @@ class ToolContext:
     #: The conversation contact's phone (E.164), None when the channel hides it.
     contact_phone: str | None
     #: The session memory; tools record verification and pending orders in it.
-    state: dict[str, Any] = field(default_factory=dict)
+    state: SessionMemory = field(default_factory=SessionMemory)
     challenge: ChallengePolicy = field(default_factory=ChallengePolicy)
     #: Increases with every customer turn: a summary must be confirmed in a later turn.
     turn_number: int = 0
@@ -203,25 +202,25 @@ class BusinessTools:
         if customer is not None and same_phone(self.ctx.contact_phone, customer.phone):
             mark_verified(self.ctx.state, customer.document, "phone")
             return Identified(status="verified", first_name=customer.name.split(" ")[0])
-        pending = self.ctx.state.get(PENDING_KEY) or {}
-        same_document = pending.get("document") == check.value
-        if same_document and pending.get("attempts", 0) <= 0:
+        pending = self.ctx.state.identity.pending
+        same_document = pending is not None and pending.document == check.value
+        if pending is not None and same_document and pending.attempts <= 0:
             return Identified(status="locked")
-        self.ctx.state[PENDING_KEY] = {
-            "document": check.value,
-            "attempts": pending.get("attempts", MAX_ATTEMPTS) if same_document else MAX_ATTEMPTS,
-        }
+        self.ctx.state.identity.pending = PendingChallenge(
+            document=check.value,
+            attempts=pending.attempts if pending is not None and same_document else MAX_ATTEMPTS,
+        )
         # No name before verification: it would confirm to a stranger whose CPF this is.
         challenge = self.ctx.challenge.for_kind(check.kind)
         return Identified(status="challenge", question=QUESTIONS[challenge])
 
     async def answer_challenge(self, args: AnswerChallenge) -> ChallengeResult:
-        pending = self.ctx.state.get(PENDING_KEY)
-        if not isinstance(pending, dict) or "document" not in pending:
+        pending = self.ctx.state.identity.pending
+        if pending is None:
             return ChallengeResult(status="no_challenge")
-        if pending.get("attempts", 0) <= 0:
+        if pending.attempts <= 0:
             return ChallengeResult(status="locked")
-        document = str(pending["document"])
+        document = pending.document
         challenge = self.ctx.challenge.for_kind(check_document(document).kind)
         # An unknown document is answered like a wrong answer: same count, same lock.
         customer = await self._customer(document)
@@ -231,8 +230,8 @@ class BusinessTools:
         ):
             mark_verified(self.ctx.state, customer.document, challenge.value)
             return ChallengeResult(status="verified")
-        pending["attempts"] = int(pending.get("attempts", MAX_ATTEMPTS)) - 1
-        left = pending["attempts"]
+        pending.attempts -= 1
+        left = pending.attempts
         return ChallengeResult(status="wrong" if left > 0 else "locked", attempts_left=left)
 
     async def _amounts(self, document: str) -> frozenset[int]:
@@ -380,27 +379,30 @@ class BusinessTools:
             lines.append(f"{line.quantity}x {product.name}: {format_brl(subtotal)}")
             total += subtotal
         summary = OrderSummary(summary_id=secrets.token_hex(6), lines=lines, total_cents=total)
-        self.ctx.state[ORDER_KEY] = {
-            "summary_id": summary.summary_id,
-            "items": [line.model_dump() for line in args.items],
-            "turn": self.ctx.turn_number,
-        }
+        self.ctx.state.order.summary = SummaryRecord(
+            summary_id=summary.summary_id,
+            items=[OrderItem(sku=line.sku, quantity=line.quantity) for line in args.items],
+            turn=self.ctx.turn_number,
+        )
         return summary
 
     async def confirm_order(self, args: ConfirmOrder) -> OrderPlaced:
         """Place the order summarised earlier. Only a summary shown in an EARLIER turn can be
         confirmed: the customer must have seen it and answered, whatever an engine decides."""
         document = self._verified()
-        pending = self.ctx.state.get(ORDER_KEY)
-        if not isinstance(pending, dict) or pending.get("summary_id") != args.summary_id:
+        pending = self.ctx.state.order.summary
+        if pending is None or pending.summary_id != args.summary_id:
             raise ToolError("no_summary", "Não encontrei um pedido aguardando confirmação.")
-        if int(pending.get("turn", self.ctx.turn_number)) >= self.ctx.turn_number:
+        if pending.turn >= self.ctx.turn_number:
             raise ToolError("unconfirmed", "Confirme o resumo do pedido antes de eu registrar.")
         request = OrderRequest(
-            document=document, items=[OrderRequestItem(**item) for item in pending["items"]]
+            document=document,
+            items=[
+                OrderRequestItem(sku=item.sku, quantity=item.quantity) for item in pending.items
+            ],
         )
         # One key per conversation and summary: retries never create a second order.
         key = f"{self.ctx.conversation_id}:{args.summary_id}"
         receipt = await _erp(self.ctx.erp.place_order(request, key))
-        self.ctx.state.pop(ORDER_KEY, None)
+        self.ctx.state.order.summary = None
         return OrderPlaced(**receipt.model_dump())

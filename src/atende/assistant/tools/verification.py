@@ -10,7 +10,8 @@ ERP gets the same question, the same "não confere", the same attempt count and 
 a customer's, so nobody can learn who is a customer. The question depends only on what anyone
 can see in the document itself (11 digits: a person; 14: a company).
 
-The proof lives in the session memory, which a session expiry wipes.
+The proof lives in the session memory (``SessionMemory.identity``, apart from the dialogue's
+slots), which a session expiry wipes.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
 
 import phonenumbers
 
+from atende.assistant.memory import Proof, SessionMemory
 from atende.brazil.documents import DocumentKind, normalize_cep
 from atende.connectors.port import Customer
 from atende.kit.logging import get_logger
 
 log = get_logger(__name__)
 
-VERIFIED_KEY = "verified"
-PENDING_KEY = "verification_pending"
 #: Wrong answers allowed before the challenge is locked for the session.
 MAX_ATTEMPTS = 3
 
@@ -108,14 +107,13 @@ def same_phone(contact_phone: str | None, customer_phone: str | None) -> bool:
     return phonenumbers.is_number_match(a, b) is phonenumbers.MatchType.EXACT_MATCH
 
 
-def verified_document(state: dict[str, Any]) -> str | None:
-    proof = state.get(VERIFIED_KEY)
-    return str(proof["document"]) if isinstance(proof, dict) and "document" in proof else None
+def verified_document(state: SessionMemory) -> str | None:
+    return state.verified_document
 
 
-def mark_verified(state: dict[str, Any], document: str, via: str) -> None:
-    state[VERIFIED_KEY] = {"document": document, "via": via}
-    state.pop(PENDING_KEY, None)
+def mark_verified(state: SessionMemory, document: str, via: str) -> None:
+    state.identity.verified = Proof(document=document, via=via)
+    state.identity.pending = None
 
 
 _DATE = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{2,4})")

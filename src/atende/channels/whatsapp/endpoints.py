@@ -21,6 +21,7 @@ from atende.channels.whatsapp.verify import verify_handshake, verify_signature
 from atende.ingest.service import IngestService
 from atende.kit.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from atende.kit.http import correlation_id, read_capped
+from atende.kit.jsonsafe import MAX_DEPTH, too_deep
 from atende.kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -98,6 +99,10 @@ def build_router(
             except orjson.JSONDecodeError as exc:
                 log.warning("malformed webhook body", size=len(body), error=str(exc)[:80])
                 raise BadRequest("body is not valid JSON") from None
+            if too_deep(payload):
+                # Nothing real nests like this; refused before anything walks it recursively.
+                log.warning("webhook body nested too deeply", size=len(body), limit=MAX_DEPTH)
+                raise BadRequest(f"body nests more than {MAX_DEPTH} levels")
             try:
                 groups = parse_webhook(payload)
             except WebhookPayloadError as exc:

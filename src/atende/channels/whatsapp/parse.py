@@ -69,6 +69,13 @@ def _timestamp(value: object) -> datetime | None:
         return None
 
 
+def _wa_id(value: object) -> str | None:
+    """A WhatsApp id is ASCII digits. ``str.isdigit`` alone would let fullwidth (U+FF15) and
+    Arabic-Indic (U+0665) digits through, and they would then be used as a recipient."""
+    text = _str(value)
+    return text if text is not None and text.isascii() and text.isdigit() else None
+
+
 def _code(value: object) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         try:
@@ -217,7 +224,7 @@ def _system(obj: object) -> _Parsed | None:
         "type": _str(obj.get("type")),
         "body": body,
         # Older payloads name the customer's new number ``new_wa_id``, newer ones ``wa_id``.
-        "wa_id": _str(obj.get("wa_id")) or _str(obj.get("new_wa_id")),
+        "wa_id": _wa_id(obj.get("wa_id")) or _wa_id(obj.get("new_wa_id")),
         "user_id": _str(obj.get("user_id")) or _str(obj.get("new_user_id")),
     }
     return MessageType.system, body, content
@@ -268,7 +275,7 @@ def _sender(phone: str | None, bsuid: str | None, contacts: Mapping[str, Any]) -
     if not isinstance(profile, dict):
         profile = {}
     return Sender(
-        wa_id=phone or _str(contact.get("wa_id")),
+        wa_id=phone or _wa_id(contact.get("wa_id")),
         bsuid=bsuid or _str(contact.get("user_id")),
         name=_str(profile.get("name")),
         username=_str(profile.get("username")),
@@ -283,7 +290,7 @@ def _message(raw: object, contacts: Mapping[str, Any]) -> InboundMessage | Other
     if not isinstance(raw, dict):
         return OtherEvent("malformed_message", {"value": raw})
     message_id, provider_type = _str(raw.get("id")), _str(raw.get("type"))
-    phone, bsuid = _str(raw.get("from")), _str(raw.get("from_user_id"))
+    phone, bsuid = _wa_id(raw.get("from")), _str(raw.get("from_user_id"))
     if message_id is None or provider_type is None or (phone is None and bsuid is None):
         return OtherEvent("malformed_message", raw)
     handler = _HANDLERS.get(provider_type)

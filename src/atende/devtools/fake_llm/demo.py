@@ -497,9 +497,8 @@ def _titulos(reading: Reading, value: Mapping[str, Any]) -> str:
 
 
 def _second_copy(copy: SecondCopyView) -> str:
+    # No PDF link: the agent sends the PDF itself, as a document after the answer.
     parts = [second_copy_intro(copy), copy.linha_digitavel]
-    if copy.pdf_url:
-        parts.append(f"PDF do boleto: {copy.pdf_url}")
     if copy.pix_copia_e_cola:
         parts += ["Se preferir pagar com PIX, use o copia e cola abaixo:", copy.pix_copia_e_cola]
     return "\n\n".join(parts)
