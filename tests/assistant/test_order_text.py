@@ -8,6 +8,7 @@ from atende.assistant.dialogue.choice import choose
 from atende.assistant.dialogue.engine import _placed_text
 from atende.assistant.dialogue.orders import (
     RequestedLine,
+    amended_quantities,
     product_option,
     read_quantity,
     requested_lines,
@@ -108,3 +109,27 @@ def test_that_the_order_number_is_written_once() -> None:
     assert _placed_text("Recebemos seu pedido.", "98765") == (
         "Recebemos seu pedido. Número do pedido: *98765*."
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "amended"),
+    [
+        ("CAF-002", {"CAF-002": 3}),
+        ("3", {"CAF-002": 3}),
+        ("na verdade quero 5", {"CAF-002": 5}),
+        ("mudei de ideia, quero 4", {"CAF-002": 4}),
+        ("5 CAF-002", {"CAF-002": 5}),
+        # Anything else is not a correction: the order flow reads it.
+        ("uma caneca", None),
+        ("CAN-002", None),
+        ("oi", None),
+    ],
+)
+def test_that_an_order_is_corrected_while_the_cpf_is_awaited(
+    text: str, amended: dict[str, int] | None
+) -> None:
+    assert amended_quantities({"CAF-002": 3}, requested_lines(text)) == amended
+
+
+def test_that_a_bare_quantity_corrects_nothing_when_the_order_has_several_products() -> None:
+    assert amended_quantities({"CAF-002": 3, "CAN-002": 1}, requested_lines("quero 5")) is None

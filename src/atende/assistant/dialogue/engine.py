@@ -24,6 +24,7 @@ from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choos
 from atende.assistant.dialogue.orders import (
     ORDER_AWAITING,
     RequestedLine,
+    amended_quantities,
     product_option,
     read_quantity,
     requested_lines,
@@ -467,6 +468,9 @@ class _Conversation:
         if awaiting == "challenge" and not typed_document:
             await self._answer_challenge(self.turn.text[:100])
             return
+        ordering = self.state.dialogue.goal == "place_order"
+        if awaiting == "document" and ordering and not typed_document and self._amend_order():
+            return
         if awaiting == "titulo" and await self._choose_titulo(nlu):
             return
         if awaiting == "order_confirm" and nlu.intent in {"affirm", "deny"}:
@@ -797,6 +801,22 @@ class _Conversation:
             self._end_order()
         if nlu.intent == "place_order":
             self._add_order_lines(requested_lines(self.turn.text))
+
+    def _amend_order(self) -> bool:
+        """While the CPF is awaited for an order, a message that restates or corrects its
+        quantities ("CAF-002" again, "3", "na verdade quero 5") amends it and asks for the CPF
+        again; it is neither a stock question nor a new order."""
+        items = {item.sku: item.quantity for item in self.state.order.items}
+        amended = amended_quantities(items, requested_lines(self.turn.text))
+        if amended is None:
+            return False
+        self.state.order.items = [OrderItem(sku=sku, quantity=n) for sku, n in amended.items()]
+        listed = ", ".join(f"{n}x {sku}" for sku, n in amended.items())
+        self.say(
+            f"Certo, anotei: *{listed}*. Para fechar o pedido, me informe o *CPF ou CNPJ* do "
+            "cadastro, por favor."
+        )
+        return True
 
     def _add_order_lines(self, lines: list[RequestedLine]) -> None:
         pending = [_requested(line) for line in self.state.order.pending]

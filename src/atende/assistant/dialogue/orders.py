@@ -37,6 +37,7 @@ _NOT_PRODUCT = frozenset(
     quero queria qro kero gostaria preciso precisava pedir peco pedido fazer faz fechar
     comprar compro compra levar levo encomendar encomenda manda mande mandar envia envie enviar
     separa separe separar reserva reserve reservar coloca coloque adiciona adicione bota bote
+    na verdade melhor mudei ideia corrigindo alias nao sim isso ok
     me eu pra para pro por favor pf pfv porfavor ai oi ola bom boa dia tarde noite tem voces vcs
     vc voce ainda mais tambem so apenas entao vou meu minha cpf cnpj documento doc e eh sou
     um uma uns umas o a os as de do da dos das no na com
@@ -196,3 +197,25 @@ def product_option(option: Mapping[str, Any]) -> Option:
         amount_cents=option.get("price_cents"),
         name=str(option.get("name") or ""),
     )
+
+
+def amended_quantities(
+    items: Mapping[str, int], lines: list[RequestedLine]
+) -> dict[str, int] | None:
+    """The order's quantities (``{sku: quantity}``, every item already matched to a product)
+    after a message that only restates or corrects them, sent while the CPF is awaited: "3" or
+    "na verdade quero 5" for an order of one product, "CAF-002" again, "5 CAF-002". None when
+    the message asks for anything else (a new product: the order flow reads it)."""
+    if not items or not lines:
+        return None
+    amended = dict(items)
+    if len(lines) == 1 and lines[0].sku is None and lines[0].query is None:
+        if len(items) != 1 or lines[0].quantity is None:
+            return None  # "quero 5" of which of the products?
+        return {next(iter(items)): lines[0].quantity}
+    for line in lines:
+        if line.sku is None or line.sku.upper() not in {sku.upper() for sku in items}:
+            return None
+        if line.quantity is not None:
+            amended[next(sku for sku in items if sku.upper() == line.sku.upper())] = line.quantity
+    return amended
