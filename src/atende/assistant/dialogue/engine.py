@@ -468,8 +468,7 @@ class _Conversation:
         if awaiting == "challenge" and not typed_document:
             await self._answer_challenge(self.turn.text[:100])
             return
-        ordering = self.state.dialogue.goal == "place_order"
-        if awaiting == "document" and ordering and not typed_document and self._amend_order():
+        if awaiting == "document" and not typed_document and self._still_awaiting_document(nlu):
             return
         if awaiting == "titulo" and await self._choose_titulo(nlu):
             return
@@ -801,6 +800,18 @@ class _Conversation:
             self._end_order()
         if nlu.intent == "place_order":
             self._add_order_lines(requested_lines(self.turn.text))
+
+    def _still_awaiting_document(self, nlu: Understanding) -> bool:
+        """A message sent while the CPF is awaited that keeps the request on: a correction of
+        the order under way, or "sim", "isso", "pode ser" (the CPF is asked again)."""
+        if self.state.dialogue.goal == "place_order" and self._amend_order():
+            return True
+        # Digits may be a CPF mistyped: told so further on.
+        digits = any(char.isdigit() for char in self.turn.text)
+        if nlu.intent == "affirm" and self.state.dialogue.goal and not digits:
+            self.say(self.replies.text("ask_document"))
+            return True
+        return False
 
     def _amend_order(self) -> bool:
         """While the CPF is awaited for an order, a message that restates or corrects its
