@@ -78,12 +78,15 @@ class ChoiceStatus(StrEnum):
     unmatched = "unmatched"
     #: The text says nothing about the list: probably a new request.
     none = "none"
+    #: Every option: "os dois", "ambos", "todos".
+    every = "every"
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
     status: ChoiceStatus
-    #: The options that fit: one when chosen, two or more when ambiguous, else none.
+    #: The options that fit: one when chosen, two or more when ambiguous, all of them for
+    #: every, else none.
     candidates: tuple[Option, ...] = ()
 
     @property
@@ -149,6 +152,7 @@ _NOT_DUE = re.compile(
     r"ainda\s+vai|que\s+vence\b|vencendo|em\s+dia|proxim[oa]\s+a\s+vencer|do\s+mes\s+que\s+vem)"
 )
 _DUE = re.compile(r"\b(?:venceu|vencid[oa]|atrasad[oa]|em\s+atraso|que\s+passou|atrasou)\b")
+_EVERY = re.compile(r"\b(?:(?:os|as)\s+(?:dois|duas|2|tres|3)|ambos|ambas|todos|todas)\b")
 _OLDEST = re.compile(r"\bmais\s+(?:antig[oa]|velh[oa])\b")
 _NEWEST = re.compile(r"\bmais\s+(?:recente|nov[oa])\b")
 _DEAREST = re.compile(r"\b(?:mais\s+car[oa]|maior(?:\s+valor)?)\b")
@@ -195,7 +199,11 @@ def choose(options: Sequence[Option], text: str, replies: Iterable[object | None
     by_id = [option for option in options if option.id and option.id.upper() in upper]
     if len(by_id) == 1:
         return Choice(ChoiceStatus.chosen, (by_id[0],))
-    reading = _Reading(_fold(text).strip(), len(options))
+    folded = _fold(text).strip()
+    every = _EVERY.search(folded)
+    if every is not None and len(options) > 1 and not _name_words(_EVERY.sub(" ", folded)):
+        return Choice(ChoiceStatus.every, tuple(options))
+    reading = _Reading(folded, len(options))
     conditions, pickers = reading.conditions, reading.pickers
     said = _name_words(reading.rest)
     if said and any(option.name for option in options):

@@ -676,6 +676,11 @@ class _Conversation:
         choice = self._choice(options)
         if choice.status is ChoiceStatus.none and len(options) == 1 and nlu.intent == "affirm":
             choice = Choice(ChoiceStatus.chosen, (options[0],))
+        if choice.status is ChoiceStatus.every:
+            # "os dois", "todos": each second copy, in the order listed.
+            for option in choice.candidates:
+                await self._second_copy(option.id)
+            return True
         chosen = choice.chosen
         if chosen is not None:
             await self._second_copy(chosen.id)
@@ -959,7 +964,9 @@ class _Conversation:
                 order.line = OpenLine(sku=product.sku, name=product.name)
                 self.state.dialogue.awaiting = "order_quantity"
                 if line.quantity is None:
-                    self.say(f"Quantas unidades de *{product.name}* você quer?")
+                    # With the price: "quanto custa a caneca térmica?" may be what got here.
+                    price = format_brl(product.price_cents)
+                    self.say(f"Quantas unidades de *{product.name}* ({price} cada) você quer?")
                 else:
                     units = "unidade" if product.stock == 1 else "unidades"
                     self.say(

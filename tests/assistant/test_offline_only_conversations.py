@@ -1,8 +1,10 @@
-"""Corrections to an order sent while the CPF is awaited, and an order sent with a greeting and
-the CPF in one message, played with the offline engine as `atende test` plays scripts.
+"""Conversations the offline engine carries and the fake model's stand-in does not (yet), played
+as `atende test` plays scripts: corrections to an order sent while the CPF is awaited, an order
+sent with a greeting and the CPF in one message, a price asked while ordering, "os dois" to a
+list of boletos.
 
-Not in `scenarios/`: the fake model's stand-in (`devtools/fake_llm/orders.py`) does not read a
-correction sent after its CPF question, and every script there must pass with it too."""
+Not in `scenarios/`: every script there must also pass with the agent on the stand-in
+(`devtools/fake_llm/`), which does not read these yet."""
 
 from __future__ import annotations
 
@@ -39,6 +41,31 @@ steps:
       say: ["registrado"]
       call: [confirm_order]
 """,
+    "perguntar o preço quando o bot pergunta qual produto mostra o preço": """
+phone: "+55 11 98765-4321"
+steps:
+  - customer: "quero pedir"
+    expect:
+      say: ["Qual produto"]
+  - customer: "quanto custa a caneca termica?"
+    expect:
+      say: ["Quantas unidades de *Caneca Térmica Inox 500 ml*", "R$ 89,90"]
+""",
+    "os dois boletos pedidos de uma vez": """
+phone: "+55 11 98765-4321"
+steps:
+  - customer: "quero o boleto"
+    expect:
+      say: ["CPF ou CNPJ"]
+  - customer: "529.982.247-25"
+    expect:
+      say: ["2 boletos em aberto"]
+  - customer: "os dois"
+    expect:
+      say: ["boleto de *R$ 189,35*", "boleto de *R$ 184,85*"]
+      not_say: ["não entendi"]
+      call: [second_copy]
+""",
     "cumprimento, pedido e CPF na mesma mensagem": """
 phone: "+55 11 98765-4321"
 steps:
@@ -55,7 +82,7 @@ steps:
 
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
-async def test_that_the_order_survives_what_customers_send_around_the_cpf(
+async def test_that_the_offline_engine_carries_the_conversation(
     container: Container, name: str
 ) -> None:
     await seed_demo(container.sessions, container.box, container.settings)
