@@ -1,7 +1,7 @@
 """Conversations the offline engine carries and the fake model's stand-in does not (yet), played
 as `atende test` plays scripts: corrections to an order sent while the CPF is awaited, an order
 sent with a greeting and the CPF in one message, a price asked while ordering, "os dois" to a
-list of boletos.
+list of boletos, "duas canecas, a térmica", "voltar" at the CPF asked for an order.
 
 Not in `scenarios/`: every script there must also pass with the agent on the stand-in
 (`devtools/fake_llm/`), which does not read these yet."""
@@ -65,6 +65,37 @@ steps:
       say: ["boleto de *R$ 189,35*", "boleto de *R$ 184,85*"]
       not_say: ["não entendi"]
       call: [second_copy]
+""",
+    "o produto estreitado depois da vírgula": """
+phone: "+55 11 98765-4321"
+steps:
+  - customer: "duas canecas, a termica"
+    expect:
+      say: ["CPF ou CNPJ"]
+      not_say: ["Qual delas"]
+  - customer: "529.982.247-25"
+    expect:
+      say: ["Resumo do pedido", "2x Caneca Térmica Inox 500 ml"]
+""",
+    "voltar no CPF do pedido volta à escolha do produto": """
+phone: "+55 11 98765-4321"
+steps:
+  - customer: "quero pedir 2 caneca"
+    expect:
+      say: ["Qual delas"]
+  - customer: "2"
+    expect:
+      say: ["CPF ou CNPJ"]
+  - customer: "voltar"
+    expect:
+      say: ["Qual produto"]
+  - customer: "2 canecas de ceramica"
+    expect:
+      say: ["CPF ou CNPJ"]
+  - customer: "529.982.247-25"
+    expect:
+      say: ["Resumo do pedido", "2x Caneca de Cerâmica Café Coado 350 ml"]
+      not_say: ["Térmica"]
 """,
     "cumprimento, pedido e CPF na mesma mensagem": """
 phone: "+55 11 98765-4321"

@@ -33,6 +33,9 @@ from atende.assistant.dialogue.orders import (
         ("CAM-001 x2 CAM-002 x1", [("CAM-001", None, 2), ("CAM-002", None, 1)]),
         ("CAM-001 2 unidades CAM-002", [("CAM-001", None, 2), ("CAM-002", None, None)]),
         ("caneca x3", [(None, "caneca", 3)]),
+        # One word after a comma and an article narrows the product, it is not another item.
+        ("duas canecas, a termica", [(None, "canecas termica", 2)]),
+        ("2 camisetas, a preta, e 1 caneca", [(None, "camisetas preta", 2), (None, "caneca", 1)]),
         ("quero comprar 2 CAM-001, meu cpf é 529.982.247-25", [("CAM-001", None, 2)]),
         (
             "oi, quero 2 camisetas e uma caneca. cpf 529.982.247-25",

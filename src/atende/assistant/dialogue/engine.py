@@ -359,7 +359,9 @@ class _Conversation:
         dialogue = self.state.dialogue
         awaiting, dialogue.awaiting = dialogue.awaiting, None
         dialogue.options = []
-        if awaiting in ORDER_AWAITING:
+        # At the CPF asked for an order, the step before is choosing the products.
+        ordering = awaiting == "document" and dialogue.goal == "place_order"
+        if awaiting in ORDER_AWAITING or ordering:
             self._end_order()
             dialogue.goal = "place_order"
             dialogue.awaiting = "order_items"

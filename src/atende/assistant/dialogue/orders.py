@@ -31,6 +31,9 @@ MAX_QUANTITY = 1000
 # Where one item of a list ends: "2 camisetas, 1 caneca", "2 camisetas e 1 caneca", one a line.
 _ITEM_BREAK = re.compile(r"\s*(?:[,;+\n!?]|\.\s|\s(?:e|mais|tamb[eé]m|and)\s)\s*", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
+# "duas canecas, a térmica": one word after a comma and an article narrows the product named
+# before it, it is not another item.
+_NARROWED = re.compile(r",\s*(?:a|o|as|os|da|do)\s+([^\W\d_]+)\s*(?=$|[,.;!?\n])", re.IGNORECASE)
 # Words that say "I want" or count, not which product (folded: lowercase, no accents).
 _NOT_PRODUCT = frozenset(
     """
@@ -98,6 +101,7 @@ def requested_lines(text: str) -> list[RequestedLine]:
     one without a quantity; a quantity after its product ("café moído, 3 pacotes") completes it.
     """
     lines: list[RequestedLine] = []
+    text = _NARROWED.sub(r" \1", text)
     for chunk in (part for piece in _ITEM_BREAK.split(text) for part in _split_codes(piece)):
         line = _line(chunk)
         if line is None:
