@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from atende.assistant.dialogue.choice import choose
-from atende.assistant.dialogue.engine import _placed_text
+from atende.assistant.dialogue.order_flow import _placed_text
 from atende.assistant.dialogue.orders import (
     RequestedLine,
     amended_quantities,
