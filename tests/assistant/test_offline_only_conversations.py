@@ -77,6 +77,18 @@ steps:
     expect:
       say: ["Resumo do pedido", "2x Caneca Térmica Inox 500 ml"]
 """,
+    "cumprimento, produto estreitado e CPF na mesma mensagem": """
+phone: "+55 11 98765-4321"
+steps:
+  - customer: "oi td bem? queria duas canecas, a termica e meu cpf eh 52998224725"
+    expect:
+      say: ["Resumo do pedido", "2x Caneca Térmica Inox 500 ml"]
+      not_say: ["catálogo", "Qual delas"]
+  - customer: "pode ser"
+    expect:
+      say: ["registrado"]
+      call: [confirm_order]
+""",
     "voltar no CPF do pedido volta à escolha do produto": """
 phone: "+55 11 98765-4321"
 steps:

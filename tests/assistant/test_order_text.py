@@ -35,6 +35,10 @@ from atende.assistant.dialogue.orders import (
         ("caneca x3", [(None, "caneca", 3)]),
         # One word after a comma and an article narrows the product, it is not another item.
         ("duas canecas, a termica", [(None, "canecas termica", 2)]),
+        (
+            "oi td bem? queria duas canecas, a termica e meu cpf eh 52998224725",
+            [(None, "canecas termica", 2)],
+        ),
         ("2 camisetas, a preta, e 1 caneca", [(None, "camisetas preta", 2), (None, "caneca", 1)]),
         ("quero comprar 2 CAM-001, meu cpf é 529.982.247-25", [("CAM-001", None, 2)]),
         (

@@ -31,14 +31,16 @@ _ITEM_BREAK = re.compile(r"\s*(?:[,;+\n!?]|\.\s|\s(?:e|mais|tamb[eé]m|and)\s)\s
 _WORD = re.compile(r"[a-z0-9]+")
 # "duas canecas, a térmica": one word after a comma and an article narrows the product named
 # before it, it is not another item.
-_NARROWED = re.compile(r",\s*(?:a|o|as|os|da|do)\s+([^\W\d_]+)\s*(?=$|[,.;!?\n])", re.IGNORECASE)
+_NARROWED = re.compile(
+    r",\s*(?:a|o|as|os|da|do)\s+([^\W\d_]+)\s*(?=$|[,.;!?\n]|e\s)", re.IGNORECASE
+)
 # Words that say "I want" or count, not which product (folded: lowercase, no accents).
 _NOT_PRODUCT = frozenset(
     """
     quero queria qro kero gostaria preciso precisava pedir peco pedido fazer faz fechar
     comprar compro compra levar levo encomendar encomenda manda mande mandar envia envie enviar
     separa separe separar reserva reserve reservar coloca coloque adiciona adicione bota bote
-    na verdade melhor mudei ideia corrigindo alias nao sim isso ok
+    na verdade melhor mudei ideia corrigindo alias nao sim isso ok td tudo bem blz beleza
     me eu pra para pro por favor pf pfv porfavor ai oi ola bom boa dia tarde noite tem voces vcs
     vc voce ainda mais tambem so apenas entao vou meu minha cpf cnpj documento doc e eh sou
     um uma uns umas o a os as de do da dos das no na com
@@ -87,7 +89,7 @@ def requested_lines(text: str) -> list[RequestedLine]:
     one without a quantity; a quantity after its product ("café moído, 3 pacotes") completes it.
     """
     lines: list[RequestedLine] = []
-    text = _NARROWED.sub(r" \1", text)
+    text = _NARROWED.sub(r" \1 ", text)
     for chunk in (part for piece in _ITEM_BREAK.split(text) for part in _split_codes(piece)):
         line = _line(chunk)
         if line is None:
