@@ -103,3 +103,11 @@ def test_that_options_survive_the_session_memory_and_old_memory_still_loads() ->
     assert choose([Option("TIT-1001"), Option("TIT-1002")], "o segundo").chosen == Option(
         "TIT-1002"
     )
+
+
+@pytest.mark.parametrize("text", ["os dois", "ambos pfv", "quero os 2", "manda os dois boletos"])
+def test_that_every_option_can_be_asked_for(text: str) -> None:
+    options = [Option("TIT-1", 18485), Option("TIT-2", 18485)]
+    choice = choose(options, text)
+    assert choice.status is ChoiceStatus.every
+    assert [option.id for option in choice.candidates] == ["TIT-1", "TIT-2"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from atende.assistant.dialogue.choice import choose
 from atende.assistant.dialogue.order_flow import _placed_text
 from atende.assistant.dialogue.orders import (
     RequestedLine,
-    chosen_option,
+    amended_quantities,
+    product_option,
     read_quantity,
     requested_lines,
 )
@@ -25,6 +27,19 @@ from atende.assistant.dialogue.orders import (
         ("quero 2 camisetas e 1 caneca", [(None, "camisetas", 2), (None, "caneca", 1)]),
         ("CAF-002", [("CAF-002", None, None)]),
         ("2x CAM-001 e 1 CAN-002", [("CAM-001", None, 2), ("CAN-002", None, 1)]),
+        # Codes one after the other, with no comma or "e" between them.
+        ("CAM-001 CAM-002", [("CAM-001", None, None), ("CAM-002", None, None)]),
+        ("quero 2 CAM-001 3 CAM-002", [("CAM-001", None, 2), ("CAM-002", None, 3)]),
+        ("CAM-001 x2 CAM-002 x1", [("CAM-001", None, 2), ("CAM-002", None, 1)]),
+        ("CAM-001 2 unidades CAM-002", [("CAM-001", None, 2), ("CAM-002", None, None)]),
+        ("caneca x3", [(None, "caneca", 3)]),
+        # One word after a comma and an article narrows the product, it is not another item.
+        ("duas canecas, a termica", [(None, "canecas termica", 2)]),
+        (
+            "oi td bem? queria duas canecas, a termica e meu cpf eh 52998224725",
+            [(None, "canecas termica", 2)],
+        ),
+        ("2 camisetas, a preta, e 1 caneca", [(None, "camisetas preta", 2), (None, "caneca", 1)]),
         ("quero comprar 2 CAM-001, meu cpf é 529.982.247-25", [("CAM-001", None, 2)]),
         (
             "oi, quero 2 camisetas e uma caneca. cpf 529.982.247-25",
@@ -84,11 +99,15 @@ OPTIONS = [
     ],
 )
 def test_that_a_product_is_chosen_as_customers_say_it(text: str, sku: str | None) -> None:
-    assert chosen_option(text, [], OPTIONS) == sku
+    chosen = choose([product_option(o) for o in OPTIONS], text).chosen
+    assert (chosen.id if chosen else None) == sku
 
 
 def test_that_a_list_reply_carries_the_choice() -> None:
-    assert chosen_option("Camiseta Básica", [None, "CAM-001"], OPTIONS) == "CAM-001"
+    options = [product_option(o) for o in OPTIONS]
+    chosen = choose(options, "Camiseta Básica", [None, "CAM-001"]).chosen
+    assert chosen is not None
+    assert chosen.id == "CAM-001"
 
 
 def test_that_the_order_number_is_written_once() -> None:
@@ -97,3 +116,27 @@ def test_that_the_order_number_is_written_once() -> None:
     assert _placed_text("Recebemos seu pedido.", "98765") == (
         "Recebemos seu pedido. Número do pedido: *98765*."
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "amended"),
+    [
+        ("CAF-002", {"CAF-002": 3}),
+        ("3", {"CAF-002": 3}),
+        ("na verdade quero 5", {"CAF-002": 5}),
+        ("mudei de ideia, quero 4", {"CAF-002": 4}),
+        ("5 CAF-002", {"CAF-002": 5}),
+        # Anything else is not a correction: the order flow reads it.
+        ("uma caneca", None),
+        ("CAN-002", None),
+        ("oi", None),
+    ],
+)
+def test_that_an_order_is_corrected_while_the_cpf_is_awaited(
+    text: str, amended: dict[str, int] | None
+) -> None:
+    assert amended_quantities({"CAF-002": 3}, requested_lines(text)) == amended
+
+
+def test_that_a_bare_quantity_corrects_nothing_when_the_order_has_several_products() -> None:
+    assert amended_quantities({"CAF-002": 3, "CAN-002": 1}, requested_lines("quero 5")) is None

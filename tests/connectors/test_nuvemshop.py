@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from atende.assistant.dialogue.replies import order_text
+from atende.assistant.tools.core import _order_view
 from atende.connectors.demo import business_today
 from atende.connectors.demo.seed import (
     AVAILABLE_SKU,
@@ -259,6 +261,17 @@ async def test_get_order_takes_the_number_customers_see(
     order = await store.get_order(MARIA_CPF, written)
 
     assert order.id == SHIPPED_ID
+
+
+async def test_an_order_carries_the_number_its_customer_was_shown(
+    store: NuvemshopConnector,
+) -> None:
+    order = await store.get_order(MARIA_CPF, "5002")
+
+    assert order.number == "#5002"
+    assert order.shown_number == "#5002"
+    assert order_text(_order_view(order)).startswith("Pedido *#5002*:")
+    assert SHIPPED_ID not in order_text(_order_view(order))
 
 
 @pytest.mark.parametrize(

@@ -503,6 +503,8 @@ def _order(order: _Order) -> Order:
             tracking_code=order.shipping_tracking_number or None,
             tracking_url=order.shipping_tracking_url or None,
             delivered_at=order.closed_at if status == "delivered" else None,
+            # As the store writes it in its e-mails and its customers' account pages.
+            number=f"#{order.number}" if order.number not in {None, ""} else None,
         )
     except ValidationError as exc:
         raise ConnectorError(

@@ -70,6 +70,7 @@ class OrderItem(_Frozen):
 
 
 class Order(_Frozen):
+    #: What the system identifies the order by (what ``get_order`` also accepts).
     id: str
     created_at: datetime
     status: OrderStatus
@@ -79,6 +80,14 @@ class Order(_Frozen):
     tracking_code: str | None = None
     tracking_url: str | None = None
     delivered_at: datetime | None = None
+    #: The number the store shows its customers (in its e-mails, on its site), when it is not
+    #: the id: Nuvemshop's ``#5001`` for the order whose id is ``1870005001``. Customers are
+    #: told this one (:attr:`shown_number`), never an internal id they have not seen.
+    number: str | None = None
+
+    @property
+    def shown_number(self) -> str:
+        return self.number or self.id
 
 
 class Product(_Frozen):

@@ -93,6 +93,12 @@ def test_cpf_inside_a_longer_number_is_not_a_cpf() -> None:
         "meu cpf é 5299 8224 725",
         "então o meu cpf é cinco dois nove nove oito dois dois quatro sete dois cinco",
         "cpf cinco dois nove ponto nove oito dois ponto dois quatro sete traço dois cinco",
+        # Dictated with no document word, answering "qual o seu CPF?": digit by digit, or in
+        # the groups it is printed in, as a voice note's transcript writes it.
+        "cinco dois nove nove oito dois dois quatro sete dois cinco",
+        "cinco dois nove, nove oito dois, dois quatro sete, dois cinco",
+        "5 2 9 9 8 2 2 4 7 2 5",
+        "o cpf é 529, 982, 247, 25",
     ],
 )
 def test_loosely_written_cpf(text: str) -> None:
@@ -242,6 +248,9 @@ def test_bare_eight_digits_are_not_a_cep() -> None:
         ("vinte e cinco caixas", "25", "vinte e cinco"),
         ("10 unidades", "10", "10"),
         ("comprei 2 camisetas", "2", "2"),
+        # Written after the product, as on a shopping list.
+        ("camiseta x2", "2", "x2"),
+        ("CAM-001 x 3", "3", "x 3"),
     ],
 )
 def test_quantity(text: str, value: str, span: str) -> None:
@@ -261,6 +270,7 @@ def test_quantity(text: str, value: str, span: str) -> None:
         "parcelar em 3x",
         "quero um atendente",
         "tem a bota 38 preta?",
+        "1920x1080",
     ],
 )
 def test_not_a_quantity(text: str) -> None:
@@ -281,7 +291,10 @@ def test_sku(text: str, value: str, span: str) -> None:
     assert (sku.value, sku.text) == (value, span)
 
 
-@pytest.mark.parametrize("text", ["tive covid19", "o cpf12345", "meu pedido PED-2026-0001"])
+@pytest.mark.parametrize(
+    "text",
+    ["tive covid19", "o cpf12345", "meu pedido PED-2026-0001", "meu pedido OV-1234 chegou?"],
+)
 def test_not_a_sku(text: str) -> None:
     assert _of_type(text, "sku") == []
 
@@ -303,6 +316,11 @@ def test_not_a_sku(text: str) -> None:
         ("pedido n° 5001", "5001", "5001"),
         ("#5001", "5001", "#5001"),
         ("meu pedido é o 5001", "5001", "5001"),
+        # Other ERPs' prefixes: a sales order ("OV", "PV"), or any code after "pedido".
+        ("meu pedido OV-1234 chegou?", "OV-1234", "OV-1234"),
+        ("cade o pv778", "PV778", "pv778"),
+        ("status do pedido AB-1234", "AB-1234", "AB-1234"),
+        ("compra nº XY123", "XY123", "XY123"),
     ],
 )
 def test_order_id(text: str, value: str, span: str) -> None:
@@ -314,6 +332,14 @@ def test_order_id(text: str, value: str, span: str) -> None:
     "text", ["compra 300 unidades", "pedido e 3 unidades", "meu pedido foi o de 300 reais"]
 )
 def test_a_quantity_or_an_amount_is_not_an_order_id(text: str) -> None:
+    assert _of_type(text, "order_id") == []
+
+
+@pytest.mark.parametrize(
+    "text", ["pedido: CAM-001 x2", "fazer um pedido CAM-001", "novo pedido CAM-001"]
+)
+def test_a_code_in_a_new_order_is_a_product(text: str) -> None:
+    assert [e.value for e in _of_type(text, "sku")] == ["CAM-001"]
     assert _of_type(text, "order_id") == []
 
 

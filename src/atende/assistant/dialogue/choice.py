@@ -1,8 +1,9 @@
 """Which item of a list the customer means: "o primeiro", "o 2", "a segunda", "o de 189,35",
 "o que venceu", "o de março", "o mais antigo", "o último", "o da caneca".
 
-One function, :func:`choose`, taking the options offered and the customer's text, so that every
-numbered list the assistant shows (boletos, products of an order) is answered the same way. What
+One function, :func:`choose`, taking the options offered, the customer's text and the ids of any
+list replies, so that every numbered list the assistant shows (boletos, products of an order) is
+answered the same way, by the offline engine and by the fake model's stand-in alike. What
 the text says is read as conditions that must all hold (an ordinal, an amount, a date, a month,
 overdue or not, the id, words of the name, a superlative); the options that meet them all are the
 answer. Nothing said about the list at all is :attr:`ChoiceStatus.none`, so the caller can treat
@@ -15,7 +16,7 @@ values must be exact (an amount either is the boleto's or is not).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -77,12 +78,15 @@ class ChoiceStatus(StrEnum):
     unmatched = "unmatched"
     #: The text says nothing about the list: probably a new request.
     none = "none"
+    #: Every option: "os dois", "ambos", "todos".
+    every = "every"
 
 
 @dataclass(frozen=True, slots=True)
 class Choice:
     status: ChoiceStatus
-    #: The options that fit: one when chosen, two or more when ambiguous, else none.
+    #: The options that fit: one when chosen, two or more when ambiguous, all of them for
+    #: every, else none.
     candidates: tuple[Option, ...] = ()
 
     @property
@@ -148,6 +152,7 @@ _NOT_DUE = re.compile(
     r"ainda\s+vai|que\s+vence\b|vencendo|em\s+dia|proxim[oa]\s+a\s+vencer|do\s+mes\s+que\s+vem)"
 )
 _DUE = re.compile(r"\b(?:venceu|vencid[oa]|atrasad[oa]|em\s+atraso|que\s+passou|atrasou)\b")
+_EVERY = re.compile(r"\b(?:(?:os|as)\s+(?:dois|duas|2|tres|3)|ambos|ambas|todos|todas)\b")
 _OLDEST = re.compile(r"\bmais\s+(?:antig[oa]|velh[oa])\b")
 _NEWEST = re.compile(r"\bmais\s+(?:recente|nov[oa])\b")
 _DEAREST = re.compile(r"\b(?:mais\s+car[oa]|maior(?:\s+valor)?)\b")
@@ -180,17 +185,25 @@ def _name_words(text: str) -> set[str]:
     return {w.rstrip("s") for w in words if len(w) >= 3 and w not in _FILLER}
 
 
-def choose(options: Sequence[Option], text: str) -> Choice:
+def choose(options: Sequence[Option], text: str, replies: Iterable[object | None] = ()) -> Choice:
     """The option(s) of ``options`` (in the order they were shown, numbered from 1) that
-    ``text`` points at. An id written in the text (a WhatsApp list reply's id, "TIT-1002")
-    picks that option at once."""
+    ``text`` points at. The id a WhatsApp list or button reply carries (``replies``), or an id
+    written in the text ("TIT-1002", "CAM-001"), picks that option at once."""
     if not options:
         return Choice(ChoiceStatus.none)
+    for reply in replies:
+        picked = next((option for option in options if option.id == reply), None)
+        if picked is not None:
+            return Choice(ChoiceStatus.chosen, (picked,))
     upper = text.upper()
     by_id = [option for option in options if option.id and option.id.upper() in upper]
     if len(by_id) == 1:
         return Choice(ChoiceStatus.chosen, (by_id[0],))
-    reading = _Reading(_fold(text).strip(), len(options))
+    folded = _fold(text).strip()
+    every = _EVERY.search(folded)
+    if every is not None and len(options) > 1 and not _name_words(_EVERY.sub(" ", folded)):
+        return Choice(ChoiceStatus.every, tuple(options))
+    reading = _Reading(folded, len(options))
     conditions, pickers = reading.conditions, reading.pickers
     said = _name_words(reading.rest)
     if said and any(option.name for option in options):

@@ -6,9 +6,10 @@ rules more than one part reads.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from atende.assistant.dialogue.choice import Choice, Option
+from atende.assistant.dialogue.choice import Choice, Option, choose
 from atende.assistant.dialogue.replies import Replies
 from atende.assistant.nlu import Understanding
 from atende.assistant.port import Action, Handoff, Say, Turn
@@ -74,6 +75,16 @@ class Conversation:
                 )
             )
         return self._tools
+
+    def choice(self, options: Sequence[Option]) -> Choice:
+        """What the customer picked among ``options``: a WhatsApp list or button reply's id, or
+        what :func:`~atende.assistant.dialogue.choice.choose` reads in the text."""
+        replies = (
+            m.content.get("id")
+            for m in self.turn.messages
+            if m.type in {"list_reply", "button_reply"}
+        )
+        return choose(options, self.turn.text, replies)
 
     def handoff(self, reason: str, text: str | None = None) -> None:
         self.say(text or self.replies.handoff(self.turn.now))

@@ -54,7 +54,7 @@ from atende.connectors.port import ConnectorResolver
 from atende.kit.errors import AtendeError
 from atende.tenancy.profiles import TenantProfiles
 
-_CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la|parar)\W*$")
+_CANCEL = re.compile(r"^\s*(cancelar|cancela|cancel|esquece|deixa pra la)\W*$")
 # "quero cancelar", "cancela isso": cancelling something, which is not opting out of messages.
 _CANCEL_VERB = re.compile(r"\b(cancel(ar|a|e|em|o)?|cancelamento)\b")
 # Opting out is sticky, so it needs the customer to name what they want to stop (messages, the
@@ -185,7 +185,9 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
         dialogue = self.state.dialogue
         awaiting, dialogue.awaiting = dialogue.awaiting, None
         dialogue.options = []
-        if awaiting in ORDER_AWAITING:
+        # At the CPF asked for an order, the step before is choosing the products.
+        ordering = awaiting == "document" and dialogue.goal == "place_order"
+        if awaiting in ORDER_AWAITING or ordering:
             self._end_order()
             dialogue.goal = "place_order"
             dialogue.awaiting = "order_items"
@@ -289,6 +291,8 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
         typed_document = bool(entity(nlu, "cpf", "cnpj") or nlu.invalid_documents)
         if awaiting == "challenge" and not typed_document:
             await self._answer_challenge(self.turn.text[:100])
+            return
+        if awaiting == "document" and not typed_document and self._still_awaiting_document(nlu):
             return
         if awaiting == "titulo" and await self._choose_titulo(nlu):
             return

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option, choose
+from atende.assistant.dialogue.choice import Choice, ChoiceStatus, Option
 from atende.assistant.dialogue.conversation import Conversation
 from atende.assistant.dialogue.replies import (
     boleto_document,
@@ -64,9 +64,14 @@ class InvoiceFlow(Conversation):
         """The customer's answer to the list of títulos: the 2ª via of the one chosen, or the
         list again when the answer fits several or none. False: not an answer to the list."""
         options = self._titulo_options()
-        choice = self._choice(options)
+        choice = self.choice(options)
         if choice.status is ChoiceStatus.none and len(options) == 1 and nlu.intent == "affirm":
             choice = Choice(ChoiceStatus.chosen, (options[0],))
+        if choice.status is ChoiceStatus.every:
+            # "os dois", "todos": each second copy, in the order listed.
+            for option in choice.candidates:
+                await self._second_copy(option.id)
+            return True
         chosen = choice.chosen
         if chosen is not None:
             await self._second_copy(chosen.id)
@@ -83,14 +88,6 @@ class InvoiceFlow(Conversation):
 
     def _titulo_options(self) -> list[Option]:
         return [Option(**option.model_dump()) for option in self.state.dialogue.options]
-
-    def _choice(self, options: list[Option]) -> Choice:
-        ids = {option.id: option for option in options}
-        for message in self.turn.messages:
-            picked = message.content.get("id")
-            if message.type in {"list_reply", "button_reply"} and picked in ids:
-                return Choice(ChoiceStatus.chosen, (ids[str(picked)],))
-        return choose(options, self.turn.text)
 
     def _ask_titulo_again(self, options: list[Option], choice: Choice) -> None:
         if choice.status is ChoiceStatus.ambiguous:

@@ -12,7 +12,8 @@ from atende.assistant.dialogue.conversation import NEEDS_CUSTOMER, Conversation,
 from atende.assistant.dialogue.orders import (
     ORDER_AWAITING,
     RequestedLine,
-    chosen_option,
+    amended_quantities,
+    product_option,
     read_quantity,
     requested_lines,
 )
@@ -65,6 +66,34 @@ class OrderFlow(Conversation):
         if nlu.intent == "place_order":
             self._add_order_lines(requested_lines(self.turn.text))
 
+    def _still_awaiting_document(self, nlu: Understanding) -> bool:
+        """A message sent while the CPF is awaited that keeps the request on: a correction of
+        the order under way, or "sim", "isso", "pode ser" (the CPF is asked again)."""
+        if self.state.dialogue.goal == "place_order" and self._amend_order():
+            return True
+        # Digits may be a CPF mistyped: told so further on.
+        digits = any(char.isdigit() for char in self.turn.text)
+        if nlu.intent == "affirm" and self.state.dialogue.goal and not digits:
+            self.say(self.replies.text("ask_document"))
+            return True
+        return False
+
+    def _amend_order(self) -> bool:
+        """While the CPF is awaited for an order, a message that restates or corrects its
+        quantities ("CAF-002" again, "3", "na verdade quero 5") amends it and asks for the CPF
+        again; it is neither a stock question nor a new order."""
+        items = {item.sku: item.quantity for item in self.state.order.items}
+        amended = amended_quantities(items, requested_lines(self.turn.text))
+        if amended is None:
+            return False
+        self.state.order.items = [OrderItem(sku=sku, quantity=n) for sku, n in amended.items()]
+        listed = ", ".join(f"{n}x {sku}" for sku, n in amended.items())
+        self.say(
+            f"Certo, anotei: *{listed}*. Para fechar o pedido, me informe o *CPF ou CNPJ* do "
+            "cadastro, por favor."
+        )
+        return True
+
     def _add_order_lines(self, lines: list[RequestedLine]) -> None:
         pending = [_requested(line) for line in self.state.order.pending]
         if pending and lines:
@@ -93,14 +122,10 @@ class OrderFlow(Conversation):
         named = [line for line in lines if line.sku or line.query]
         current = self.state.order.line or OpenLine()
         if awaiting == "order_choice":
-            replies = [
-                str(m.content.get("id"))
-                for m in self.turn.messages
-                if m.type in {"list_reply", "button_reply"}
-            ]
-            options = [option.model_dump() for option in current.options]
-            sku = chosen_option(self.turn.text, replies, options)
-            if sku is not None:
+            options = [product_option(option.model_dump()) for option in current.options]
+            picked = self.choice(options).chosen
+            if picked is not None:
+                sku = picked.id
                 quantity = current.quantity or read_quantity(self.turn.text)
                 chosen = RequestedLine(sku, None, quantity)
                 self.state.order.pending = [_asked(chosen), *self.state.order.pending]
@@ -199,7 +224,9 @@ class OrderFlow(Conversation):
                 order.line = OpenLine(sku=product.sku, name=product.name)
                 self.state.dialogue.awaiting = "order_quantity"
                 if line.quantity is None:
-                    self.say(f"Quantas unidades de *{product.name}* você quer?")
+                    # With the price: "quanto custa a caneca térmica?" may be what got here.
+                    price = format_brl(product.price_cents)
+                    self.say(f"Quantas unidades de *{product.name}* ({price} cada) você quer?")
                 else:
                     units = "unidade" if product.stock == 1 else "unidades"
                     self.say(

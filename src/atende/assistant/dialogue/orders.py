@@ -12,13 +12,13 @@ whatever ends the flow (done, "cancelar", "não" at the summary, "voltar", anoth
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from unidecode import unidecode
 
-from atende.assistant.dialogue.choice import Option, choose
+from atende.assistant.dialogue.choice import Option
 from atende.assistant.nlu.entities import extract
 
 #: The questions of the order flow, as ``awaiting`` values.
@@ -29,12 +29,18 @@ MAX_QUANTITY = 1000
 # Where one item of a list ends: "2 camisetas, 1 caneca", "2 camisetas e 1 caneca", one a line.
 _ITEM_BREAK = re.compile(r"\s*(?:[,;+\n!?]|\.\s|\s(?:e|mais|tamb[eé]m|and)\s)\s*", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
+# "duas canecas, a térmica": one word after a comma and an article narrows the product named
+# before it, it is not another item.
+_NARROWED = re.compile(
+    r",\s*(?:a|o|as|os|da|do)\s+([^\W\d_]+)\s*(?=$|[,.;!?\n]|e\s)", re.IGNORECASE
+)
 # Words that say "I want" or count, not which product (folded: lowercase, no accents).
 _NOT_PRODUCT = frozenset(
     """
     quero queria qro kero gostaria preciso precisava pedir peco pedido fazer faz fechar
     comprar compro compra levar levo encomendar encomenda manda mande mandar envia envie enviar
     separa separe separar reserva reserve reservar coloca coloque adiciona adicione bota bote
+    na verdade melhor mudei ideia corrigindo alias nao sim isso ok td tudo bem blz beleza
     me eu pra para pro por favor pf pfv porfavor ai oi ola bom boa dia tarde noite tem voces vcs
     vc voce ainda mais tambem so apenas entao vou meu minha cpf cnpj documento doc e eh sou
     um uma uns umas o a os as de do da dos das no na com
@@ -43,6 +49,11 @@ _NOT_PRODUCT = frozenset(
     """.split()
 )
 _ARTICLE_ONE = frozenset({"um", "uma"})
+# A count that follows what it counts: "x2", "2x", "2 unidades", "2 un".
+_COUNT_AFTER = re.compile(
+    r"(?:x\s?\d{1,4}|\d{1,4}\s?(?:x|un|und|unid|unidades?|pcs?|pecas?|pacotes?|cx|caixas?))\b",
+    re.IGNORECASE,
+)
 _BARE_QUANTITY = re.compile(
     r"\W*(?:so|apenas|quero|manda|sao|serao)?\s*(\d{1,4})\s*"
     r"(?:x|un|und|unid|unidades?|pacotes?|caixas?|pecas?|itens)?\W*"
@@ -78,7 +89,8 @@ def requested_lines(text: str) -> list[RequestedLine]:
     one without a quantity; a quantity after its product ("café moído, 3 pacotes") completes it.
     """
     lines: list[RequestedLine] = []
-    for chunk in _ITEM_BREAK.split(text):
+    text = _NARROWED.sub(r" \1 ", text)
+    for chunk in (part for piece in _ITEM_BREAK.split(text) for part in _split_codes(piece)):
         line = _line(chunk)
         if line is None:
             continue
@@ -93,6 +105,28 @@ def requested_lines(text: str) -> list[RequestedLine]:
         else:
             lines.append(line)
     return lines
+
+
+def _split_codes(chunk: str) -> list[str]:
+    """``chunk`` cut after each product code but the last: "2 CAM-001 3 CAM-002" and
+    "CAM-001 CAM-002" are two items even without a comma or "e" between them."""
+    entities = extract(chunk).entities
+    ends: list[int] = []
+    for sku, following in zip(entities, [*entities[1:], None], strict=False):
+        if sku.type != "sku":
+            continue
+        # A count written after the code ("CAM-001 x2", "CAM-001 2 unidades") stays with it.
+        count = None
+        if (
+            following is not None
+            and following.type == "quantity"
+            and not chunk[sku.end : following.start].strip()
+        ):
+            count = _COUNT_AFTER.match(chunk, following.start)
+        ends.append(count.end() if count else sku.end)
+    ends = ends[:-1]
+    starts = [0, *ends]
+    return [chunk[start:end] for start, end in zip(starts, [*ends, len(chunk)], strict=True)]
 
 
 def _line(chunk: str) -> RequestedLine | None:
@@ -146,23 +180,34 @@ def read_quantity(text: str) -> int | None:
     return None
 
 
-def chosen_option(
-    text: str, replies: Iterable[str | None], options: Sequence[Mapping[str, Any]]
-) -> str | None:
-    """The SKU the customer picked among ``options`` (``{"sku", "name", "price_cents"}``, as
-    numbered): a list reply's id (``replies``), or what :func:`choose` reads, as for every list
-    the assistant shows ("2", "a segunda", "a última", "o de 49,90", the code, "a preta")."""
-    skus = [str(option["sku"]) for option in options]
-    for reply in replies:
-        if reply in skus:
-            return reply
-    offered = [
-        Option(
-            id=str(option["sku"]),
-            amount_cents=option.get("price_cents"),
-            name=str(option.get("name") or ""),
-        )
-        for option in options
-    ]
-    chosen = choose(offered, text).chosen
-    return chosen.id if chosen is not None else None
+def product_option(option: Mapping[str, Any]) -> Option:
+    """A product offered for "qual delas?" (``{"sku", "name", "price_cents"}``) as an item of
+    the list :func:`~atende.assistant.dialogue.choice.choose` reads ("2", "a segunda", "a
+    última", "o de 49,90", the code, "a preta")."""
+    return Option(
+        id=str(option["sku"]),
+        amount_cents=option.get("price_cents"),
+        name=str(option.get("name") or ""),
+    )
+
+
+def amended_quantities(
+    items: Mapping[str, int], lines: list[RequestedLine]
+) -> dict[str, int] | None:
+    """The order's quantities (``{sku: quantity}``, every item already matched to a product)
+    after a message that only restates or corrects them, sent while the CPF is awaited: "3" or
+    "na verdade quero 5" for an order of one product, "CAF-002" again, "5 CAF-002". None when
+    the message asks for anything else (a new product: the order flow reads it)."""
+    if not items or not lines:
+        return None
+    amended = dict(items)
+    if len(lines) == 1 and lines[0].sku is None and lines[0].query is None:
+        if len(items) != 1 or lines[0].quantity is None:
+            return None  # "quero 5" of which of the products?
+        return {next(iter(items)): lines[0].quantity}
+    for line in lines:
+        if line.sku is None or line.sku.upper() not in {sku.upper() for sku in items}:
+            return None
+        if line.quantity is not None:
+            amended[next(sku for sku in items if sku.upper() == line.sku.upper())] = line.quantity
+    return amended

@@ -191,8 +191,9 @@ _STATUS = {
 
 
 def order_text(order: OrderView) -> str:
+    number = order.number or order.id
     lines = [
-        f"Pedido *{order.id}*: {_STATUS[order.status]} ({format_brl(order.total_cents)}).",
+        f"Pedido *{number}*: {_STATUS[order.status]} ({format_brl(order.total_cents)}).",
         "Itens: " + "; ".join(order.items) + ".",
     ]
     if order.tracking_code:

@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import pickle
+import re
 import tempfile
 import threading
 import time
@@ -42,6 +43,7 @@ from sklearn.model_selection import (  # type: ignore[import-untyped]  # no stub
     cross_val_predict,
 )
 from sklearn.pipeline import FeatureUnion, Pipeline  # type: ignore[import-untyped]  # no stubs
+from unidecode import unidecode
 
 from atende.assistant.nlu.entities import Entity, InvalidDocument, extract_from, scan
 from atende.assistant.nlu.normalize import normalize_from
@@ -443,8 +445,16 @@ class Nlu:
             return Understanding(
                 OUT_OF_SCOPE, 0.0, extraction.entities, extraction.invalid_documents
             )
+        if _OPT_OUT_KEYWORD.fullmatch(unidecode(text).lower()):
+            return Understanding("opt_out", 1.0, extraction.entities, extraction.invalid_documents)
         intent, confidence = self.model.classify(_for_intent(normalized))
         return Understanding(intent, confidence, extraction.entities, extraction.invalid_documents)
+
+
+#: The keywords that opt out of a business's messages on WhatsApp in Brazil ("Responda SAIR
+#: para não receber mais"), sent alone: a rule, not the model, so that the keyword printed under a
+#: campaign always works (the model reads a bare "sair" with low confidence).
+_OPT_OUT_KEYWORD = re.compile(r"\W*(?:parar|pare|sair|stop|descadastrar)\W*")
 
 
 #: Characters of a message the intent model reads. A long message (or a burst of fragments) says

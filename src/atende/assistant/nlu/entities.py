@@ -13,7 +13,8 @@ Definitions (what each entity type accepts, and its ``value``):
     ``529-982-247-25``), any grouping (``52 99 822 47 25``, as voice transcripts group digits),
     or dictated in words (``cinco dois nove nove oito...``, "meia" for six); such a run is a
     candidate when a document word is near it, or, with none, when it is grouped 3-3-3-2 and its
-    check digits are valid.
+    check digits are valid, or dictated digit by digit (digit words, or single digits between
+    spaces: ``5 2 9 9 8 2 2 4 7 2 5``) with valid check digits and no phone word near it.
 ``cnpj``
     ``11.222.333/0001-81`` or the 2026 alphanumeric ``12.ABC.345/01DE-35`` (12 letters or digits
     and 2 numeric check digits), formatted or bare, with valid check digits. Value: 14 digits, or
@@ -29,8 +30,10 @@ Definitions (what each entity type accepts, and its ``value``):
 ``email``
     Value: the address in lowercase.
 ``order_id``
-    ``PED-5001``, ``PED5001`` or ``PED-2026-0001`` (``PED``, an optional 4-digit year, 3 to 12
-    digits; value uppercase as typed), ``#12345`` (3
+    ``PED-5001``, ``PED5001`` or ``PED-2026-0001`` (``PED``, ``PV`` or ``OV``, an optional
+    4-digit year, 3 to 12 digits; value uppercase as typed); any other code of letters and
+    digits right after "pedido", "ped", "ordem", "compra" or "encomenda" (``pedido OV-1234``,
+    ``meu pedido é o AB778``), value uppercase as typed; ``#12345`` (3
     to 12 digits), or 3 to 12 digits right after "pedido", "ped" or "ordem", optionally with
     "nº", "número", "n." or "#" between (``pedido 12345``, ``pedido nº 12345``), or 4 digits or
     more after "é o" and the like (``meu pedido é o 5001``); after "compra"
@@ -45,7 +48,8 @@ Definitions (what each entity type accepts, and its ``value``):
     never SKUs. Value: uppercase, hyphen kept as typed.
 ``quantity``
     A number in digits (1 to 4) or in pt-BR words ("duas", "três", "vinte e cinco", "uma dúzia",
-    "meia dúzia") that counts something: followed by ``x`` ("3x"), by a unit ("unidades", "un",
+    "meia dúzia") that counts something: followed by ``x`` ("3x") or after a word and ``x``
+    ("caneca x2"), by a unit ("unidades", "un",
     "cx", "pares"...), by a noun ("duas camisetas"), or right after a verb of ordering ("quero 3",
     "manda dois"). Money, times, dates, percentages and durations ("2 dias") are not quantities.
     "um"/"uma" count only before a unit ("uma unidade", "uma dúzia"), as they are mostly articles.
@@ -169,7 +173,8 @@ _PHONE = re.compile(
 )
 # The demo ERP's numbers as the bot prints them ("PED-5001") and the year-prefixed form
 # ("PED-2026-0001"); the hyphen is often left out when typing.
-_ORDER_CODE = re.compile(r"(?<![\w-])PED-?(?:\d{4}-)?\d{3,12}(?![\w-])", re.IGNORECASE)
+# "PV" (pedido de venda) and "OV" (ordem de venda) are what Brazilian ERPs print on sales orders.
+_ORDER_CODE = re.compile(r"(?<![\w-])(?:PED|PV|OV)-?(?:\d{4}-)?\d{3,12}(?![\w-])", re.IGNORECASE)
 _ORDER_HASH = re.compile(r"(?<![\w#])#\s?\d{3,12}(?![\w])")
 _ORDER_MARK = r"(?:n[o.]?\.?|numero|num\.?|de\s+numero|#)"
 # Runs on folded text (see _fold), hence the ASCII keywords. "compra" and "encomenda" are also
@@ -179,6 +184,16 @@ _ORDER_KEYWORD = re.compile(
     r"(?:" + _ORDER_MARK + r"\s*)?"
     r"|(?:compra|encomenda)\s*" + _ORDER_MARK + r"\s*)"
     r"(?P<id>\d{3,12})(?![\w]|[.,/-]\d)"
+)
+# Any other code right after an order keyword is the order's number, not a product code:
+# "pedido OV-1234", "meu pedido é o AB-778", "compra nº XY123". Not after "novo", "fazer" or
+# "um", nor after a colon: "fazer um pedido CAM-001", "pedido: CAM-001 x2" order a product.
+_ORDER_KEYWORD_CODE = re.compile(
+    r"(?<!novo )(?<!fazer )(?<!fazer um )(?<!um )"
+    r"\b(?:(?:pedido|ped|ordem)s?\b\s*(?:(?:e|eh|era|foi|o)\s+)*"
+    r"|(?:compra|encomenda)\s*(?:" + _ORDER_MARK + r"\s*)?)"
+    r"(?:" + _ORDER_MARK + r"\s*)?"
+    r"(?P<id>[a-z]{1,5}-?\d{3,12})(?![\w-])"
 )
 _CEP = re.compile(r"(?<![\w.\-/])\d{2}\.?\d{3}-\d{3}(?![\w]|[.\-/]\d)")
 _CEP_BARE = re.compile(r"\bcep\b\W{0,3}(?P<cep>\d{8})(?![\w]|[.\-/]\d)", re.IGNORECASE)
@@ -291,6 +306,10 @@ _COUNT_LEADS = _FUNCTION_WORDS | _word_set(
     "tem tenho temos teria tinha sao foram vieram veio chegou chegaram faltou faltaram faltando "
     "comprei compramos pedi pedimos apenas somente so uns umas mais outras outros"
 )
+# "camiseta x2", "CAM-001 x 3": the count written after the product, as in a shopping list
+# (not "1920x1080", nor "10 x 3" of a sum).
+_TIMES_AFTER = re.compile(r"(?<=[a-z0-9] )x\s?(?P<n>\d{1,4})(?![\w%]|[.,:/]\d)")
+_BARE_NUMBER_BEFORE = re.compile(r"(?<![\w-])\d+\s*$")
 _INSTALMENT_LEADS = _word_set("em parcelar parcela parcelo parcelado parcelada ate")
 _NEXT_WORD = re.compile(r"\s*([a-z]+)")
 _PREVIOUS_WORD = re.compile(r"([a-z]+)\s*$")
@@ -368,6 +387,12 @@ def _mobile_shaped(digits: str) -> bool:
 # space ends the run: it separates numbers ("cpf 529 982 247 25, 11 98765-4321"), not the groups
 # of one.
 _LOOSE_DIGITS = re.compile(r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[./-]\s?|,|\s)\d{1,8})+(?![\w]|[.,/-]\d)")
+# Tried after it: groups after a comma and a space, as a transcript writes a number read out in
+# groups ("529, 982, 247, 25"); second, so that "cpf 52 99 822 47 25, 11 98765-4321" keeps the
+# document and the phone apart.
+_LOOSE_DIGITS_COMMAS = re.compile(
+    r"(?<![\w.,/-])\d{1,8}(?:(?:\s?[./-]\s?|,\s?|\s)\d{1,8})+(?![\w]|[.,/-]\d)"
+)
 # Hand-written rather than a number parser: a document is dictated digit by digit, so ten words
 # are all there is to read ("vinte e cinco" never occurs in one).
 _SPOKEN_DIGITS = {
@@ -426,7 +451,10 @@ def _loose_document(
     if kind is None or not spans.free(start, end):
         return
     # Without a document word around, only a valid document grouped as one is taken: anything
-    # else with 11 or 14 digits (a barcode fragment, a list of amounts) stays a number.
+    # else with 11 or 14 digits (a barcode fragment, a list of amounts) stays a number. Digits
+    # said one by one ("cinco dois nove...", "5 2 9 ...") are grouped as a dictated document
+    # is; near a phone word they are a phone.
+    grouped = grouped and not _phone_context(folded, start, end)
     if _document_context(folded, start, end) or (grouped and check_document(digits).valid):
         spans.add(kind, text, start, end, digits)
 
@@ -440,16 +468,17 @@ def _scan_loose_documents(text: str, folded: str, spans: _Spans) -> None:
         for match in _SPOKEN_RUN.finditer(folded):
             words = _SPOKEN_WORD.findall(match.group())
             digits = "".join(_SPOKEN_DIGITS[word] for word in words if word in _SPOKEN_DIGITS)
-            _loose_document(text, folded, spans, match.start(), match.end(), digits, False)
+            _loose_document(text, folded, spans, match.start(), match.end(), digits, True)
 
 
 def _scan_loose_digits(text: str, folded: str, spans: _Spans) -> None:
-    for match in _LOOSE_DIGITS.finditer(text):
+    for match in (*_LOOSE_DIGITS.finditer(text), *_LOOSE_DIGITS_COMMAS.finditer(text)):
         if _PHONE.fullmatch(match.group()):
             continue
         groups = tuple(len(group) for group in re.findall(r"\d+", match.group()))
         digits = re.sub(r"\D", "", match.group())
-        grouped = groups in _DOCUMENT_GROUPS
+        # Digits one by one ("5 2 9 9 8 ...") are a document dictated to a voice transcript.
+        grouped = groups in _DOCUMENT_GROUPS or set(groups) == {1}
         _loose_document(text, folded, spans, match.start(), match.end(), digits, grouped)
 
 
@@ -512,6 +541,10 @@ def _scan_quantities(text: str, folded: str, spans: _Spans) -> None:
         article = match.group("unit") in {"um", "uma"}
         if _counts(folded, start, end, needs_unit=article):
             spans.add("quantity", text, start, end, str(value))
+    for match in _TIMES_AFTER.finditer(folded):
+        number = int(match.group("n"))
+        if number and not _BARE_NUMBER_BEFORE.search(folded, 0, match.start()):
+            spans.add("quantity", text, match.start(), match.end(), str(number))
     for match in _DIGITS_QUANTITY.finditer(folded):
         start, end = match.start(), match.end()
         number = int(match.group("n"))
@@ -573,6 +606,10 @@ def scan(text: str) -> list[Candidate]:
         spans.add("order_id", text, match.start(), match.end(), digits)
     for match in _ORDER_KEYWORD.finditer(folded):
         spans.add("order_id", text, match.start("id"), match.end("id"), match.group("id"))
+    for match in _ORDER_KEYWORD_CODE.finditer(folded):
+        code = text[match.start("id") : match.end("id")].upper()
+        if code.rstrip("-0123456789") not in _NOT_SKU_PREFIXES - {"PED"}:
+            spans.add("order_id", text, match.start("id"), match.end("id"), code)
     for match in _SKU.finditer(text):
         letters = match.group("letters")
         if letters.upper() in _NOT_SKU_PREFIXES:

@@ -170,6 +170,7 @@ async def _none_if_not_found(call: Awaitable[T]) -> T | None:
 def _order_view(order: Order) -> OrderView:
     return OrderView(
         id=order.id,
+        number=order.shown_number,
         status=order.status,
         total_cents=order.total_cents,
         items=[f"{item.quantity}x {item.name}" for item in order.items],

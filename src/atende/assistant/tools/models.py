@@ -65,6 +65,8 @@ class SecondCopyView(_Model):
 
 class OrderView(_Model):
     id: str
+    #: The order's number as the store shows it to customers: the one to tell them.
+    number: str | None = None
     status: Literal["processing", "shipped", "delivered", "cancelled"]
     total_cents: int
     items: list[str]

@@ -171,7 +171,10 @@ DOCUMENT = re.compile(
     r"|\b[0-9A-Z]{2}\.?[0-9A-Z]{3}\.?[0-9A-Z]{3}/?[0-9A-Z]{4}-?\d{2}\b"
 )
 SKU = re.compile(r"\b([A-Z]{2,5}-\d{2,5})\b")
-ORDER_ID = re.compile(r"\b(PED-?\d{3,10}|#?\d{4,10})\b", re.IGNORECASE)
+# The ERPs' prefixes ("PED", and "PV"/"OV" for sales orders), or any code right after "pedido".
+ORDER_ID = re.compile(
+    r"\b((?:PED|PV|OV)-?\d{3,10}|(?<=pedido )[A-Z]{1,5}-?\d{3,10}|#?\d{4,10})\b", re.IGNORECASE
+)
 NUMBER_WORDS = {**SMALL_NUMBER_WORDS, "meia duzia": 6, "uma duzia": 12}
 QUANTITY = r"(?P<n>\d{1,3}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 _UNITS = (
