@@ -912,6 +912,9 @@ def base_env(work: Path, fake_url: str, app_secret: str) -> dict[str, str]:
             "ATENDE_SECRET_KEY": Fernet.generate_key().decode(),
             "ATENDE_DEMO_WHATSAPP_GRAPH_URL": fake_url,
             "ATENDE_DEMO_WHATSAPP_APP_SECRET": app_secret,
+            # In production `atende demo` refuses the public default secrets.
+            "ATENDE_DEMO_WHATSAPP_VERIFY_TOKEN": secrets.token_hex(16),
+            "ATENDE_DEMO_WHATSAPP_ACCESS_TOKEN": secrets.token_hex(16),
             "ATENDE_DEMO_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
         }
     )

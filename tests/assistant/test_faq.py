@@ -136,3 +136,39 @@ async def test_that_answers_follow_the_documents_and_stay_in_their_tenant(
     assert await faq.answer(acme, "que horas vcs abrem?") is None
     assert [d.name for d in await faq.documents(acme)] == ["pagamento.md"]
     assert [d.name for d in await faq.documents(other)] == ["faq.md"]
+
+
+async def test_that_questions_reuse_the_passages_and_another_process_changes_are_read_soon(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import event
+
+    from atende.assistant import faq as faq_module
+
+    acme = await ensure_tenant(container.sessions, "acme", "Acme")
+    served = FaqIndex(container.sessions)
+    other_process = FaqIndex(container.sessions)
+    await other_process.replace_document(acme, "faq.md", FAQ)
+    clock = [1000.0]
+    monkeypatch.setattr(faq_module.time, "monotonic", lambda: clock[0])
+    assert await served.answer(acme, "qual o horario de funcionamento?") is not None
+
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(container.db.sync_engine, "before_cursor_execute", count)
+    try:
+        # Within the recheck interval a question costs no query at all.
+        clock[0] += faq_module.RECHECK_SECONDS / 2
+        assert await served.answer(acme, "posso trocar um produto?") is not None
+        assert statements == []
+        await other_process.replace_document(acme, "faq.md", "## Horário\nAbrimos 24 horas.")
+        # Once it is due, a change made elsewhere is what the next question reads.
+        clock[0] += faq_module.RECHECK_SECONDS
+        changed = await served.answer(acme, "que horas vcs abrem?")
+    finally:
+        event.remove(container.db.sync_engine, "before_cursor_execute", count)
+    assert changed is not None
+    assert changed.body == "Abrimos 24 horas."

@@ -109,7 +109,7 @@ def api_schema(api: ApiUnderTest, target: Target) -> BaseSchema:
 # (it reads a private attribute pytest dropped), so each operation's strategy drives a Hypothesis
 # test of its own here, one subtest per operation and generation mode.
 PROFILE = settings(
-    max_examples=15,
+    max_examples=10,
     deadline=None,  # a request to the served app, not a pure function: its time varies with load
     # Schemathesis builds negative cases by mutating whole schemas, which Hypothesis counts as
     # slow generation; the example count above is what bounds the run.

@@ -83,7 +83,10 @@ class Server:
         )
         handle.close()
 
-    async def ready(self, timeout: float = 30.0) -> None:
+    async def ready(self, timeout: float = 120.0) -> None:
+        # A deadline for a hung start, not a speed target: a cold start imports scikit-learn and
+        # trains the NLU model (a few seconds of CPU), which takes far longer on a loaded
+        # 2-core machine with every xdist worker starting processes at once.
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient() as client:
             while time.monotonic() < deadline:

@@ -10,9 +10,11 @@ otherwise the assistant offers a human instead of guessing ("vcs vendem carro?" 
 "vcs fazem entrega de pizza?" only its least telling half), and a passage that shares only the
 words every shop passage has ("pedido", "produto") answers nothing.
 
-A tenant's passages are read once and kept in memory until its documents change (the check is
-one aggregate query per question), so both database engines give the same answers: a FAQ has
-tens of passages, and scoring them in Python costs less than a full-text query would.
+A tenant's passages are read once and kept in memory until its documents change, so both
+database engines give the same answers: a FAQ has tens of passages, and scoring them in Python
+costs less than a full-text query would. A change made through this index is seen by the next
+question; one made by another process (`atende faq add`) within :data:`RECHECK_SECONDS` (the
+check is one aggregate query, and a query per question was a tenth of an answer's cost).
 Measured in docs/benchmarks.md (faq).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +39,8 @@ from atende.tenancy.scope import bind_tenant
 #: Share of the question's weight a passage must cover to count as an answer (more than half:
 #: chosen on the dev half of benchmarks/faq_questions.yaml).
 MIN_COVERAGE = 0.5
+#: How long a tenant's passages are used before their version is checked again.
+RECHECK_SECONDS = 5.0
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
 _LIST_ITEM = re.compile(r"\s*(?:[-*+•]|\d+[.)])\s")
 
@@ -112,6 +117,8 @@ class FaqIndex:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._corpora: dict[str, _Corpus] = {}
+        #: When each tenant's cached corpus was last known current (``time.monotonic()``).
+        self._checked: dict[str, float] = {}
 
     async def replace_document(self, tenant_id: str, name: str, content: str) -> int:
         """Index ``content`` as document ``name`` (replacing an earlier version)."""
@@ -130,6 +137,7 @@ class FaqIndex:
                 for heading, body in passages
             )
             await session.commit()
+        self._checked.pop(tenant_id, None)
         return len(passages)
 
     async def documents(self, tenant_id: str) -> list[FaqDocument]:
@@ -151,6 +159,7 @@ class FaqIndex:
             bind_tenant(session, tenant_id)
             result = await session.execute(delete(FaqPassage).where(FaqPassage.document == name))
             await session.commit()
+        self._checked.pop(tenant_id, None)
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def search(self, tenant_id: str, question: str, *, limit: int = 3) -> list[FaqHit]:
@@ -180,6 +189,12 @@ class FaqIndex:
         return hits[0] if hits and hits[0].coverage > MIN_COVERAGE else None
 
     async def _corpus(self, tenant_id: str) -> _Corpus:
+        now = time.monotonic()
+        cached = self._corpora.get(tenant_id)
+        if cached is not None and now - self._checked.get(tenant_id, -RECHECK_SECONDS) < (
+            RECHECK_SECONDS
+        ):
+            return cached
         async with self._sessions() as session:
             bind_tenant(session, tenant_id)
             # Any change to the tenant's documents changes one of these (a replaced document's
@@ -194,8 +209,8 @@ class FaqIndex:
                 )
             ).one()
             version = (int(count), last_id, last_at)
-            cached = self._corpora.get(tenant_id)
             if cached is not None and cached.version == version:
+                self._checked[tenant_id] = now
                 return cached
             rows = (await session.execute(select(FaqPassage.heading, FaqPassage.body))).all()
         passages = tuple(
@@ -210,4 +225,5 @@ class FaqIndex:
         frequency = Counter(term for passage in passages for term in passage.terms)
         corpus = _Corpus(version, passages, dict(frequency))
         self._corpora[tenant_id] = corpus
+        self._checked[tenant_id] = now
         return corpus

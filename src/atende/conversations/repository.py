@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from atende.contacts.models import Contact, ContactIdentity
 from atende.conversations.models import Conversation, ConversationEvent, Message
@@ -80,21 +81,16 @@ async def resolve_contact(
     username: str | None,
 ) -> Contact:
     """One canonical contact per person: any known identity finds it; new identities attach."""
-    known = list(
-        await session.scalars(
-            select(ContactIdentity).where(
-                or_(
-                    *(
-                        and_(ContactIdentity.kind == k, ContactIdentity.value == v)
-                        for k, v in identities
-                    )
-                )
-            )
+    # The identities and their contact in one round trip (it was two).
+    rows = (
+        await session.execute(
+            select(ContactIdentity, Contact)
+            .join(Contact, Contact.id == ContactIdentity.contact_id)
+            .where(_any_identity(identities))
         )
-    )
-    contact: Contact | None = None
-    if known:
-        contact = await session.get(Contact, known[0].contact_id)
+    ).all()
+    known = [identity for identity, _ in rows]
+    contact: Contact | None = rows[0][1] if rows else None
     if contact is None:
         contact = Contact(name=name, phone=phone, username=username)
         session.add(contact)
@@ -110,32 +106,32 @@ async def resolve_contact(
     return contact
 
 
+def _any_identity(identities: Sequence[tuple[str, str]]) -> Any:
+    return or_(
+        *(and_(ContactIdentity.kind == k, ContactIdentity.value == v) for k, v in identities)
+    )
+
+
 async def find_contact(
-    session: AsyncSession, identities: Sequence[tuple[str, str]]
-) -> Contact | None:
+    session: AsyncSession, identities: Sequence[tuple[str, str]], channel_id: str
+) -> tuple[Contact | None, Conversation | None]:
+    """The contact one of these identities belongs to, and its conversation on this channel:
+    one query (a turn's plan read them in three)."""
     if not identities:
-        return None
-    found = await session.scalar(
-        select(ContactIdentity).where(
-            or_(
-                *(
-                    and_(ContactIdentity.kind == k, ContactIdentity.value == v)
-                    for k, v in identities
-                )
+        return None, None
+    row = (
+        await session.execute(
+            select(Contact, Conversation)
+            .join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            .outerjoin(
+                Conversation,
+                and_(Conversation.contact_id == Contact.id, Conversation.channel_id == channel_id),
             )
+            .where(_any_identity(identities))
+            .limit(1)
         )
-    )
-    return await session.get(Contact, found.contact_id) if found else None
-
-
-async def find_conversation(
-    session: AsyncSession, channel_id: str, contact_id: str
-) -> Conversation | None:
-    return await session.scalar(
-        select(Conversation).where(
-            Conversation.channel_id == channel_id, Conversation.contact_id == contact_id
-        )
-    )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def conversation_for_update(
@@ -168,6 +164,30 @@ def append_event(
             created_at=now,
         )
     )
+
+
+def event_row(
+    conversation: Conversation,
+    type_: str,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+    correlation_id: str | None,
+) -> dict[str, Any]:
+    return {
+        "tenant_id": conversation.tenant_id,
+        "conversation_id": conversation.id,
+        "type": type_,
+        "data": data,
+        "correlation_id": correlation_id,
+        "created_at": now,
+    }
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """A transaction's events in one INSERT (synchronous: it runs as the session commits)."""
+    session.flush()  # the conversations they belong to exist first
+    session.execute(insert(ConversationEvent), list(rows))
 
 
 async def events(session: AsyncSession, conversation_id: str) -> list[ConversationEvent]:

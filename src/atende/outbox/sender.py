@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from atende.channels.types import (
@@ -258,16 +258,20 @@ class OutboxSender:
             if int(claimed.rowcount) != 1:  # type: ignore[attr-defined]
                 await session.rollback()
                 return None
-            attempt = DeliveryAttempt(
-                tenant_id=tenant_id,
-                message_id=row.id,
-                number=row.attempts + 1,
-                started_at=utcnow(),
-                outcome="in_flight",
+            # A Core INSERT … RETURNING: the ORM's unit of work cost more than the statement.
+            attempt_id = await session.scalar(
+                insert(DeliveryAttempt)
+                .values(
+                    tenant_id=tenant_id,
+                    message_id=row.id,
+                    number=row.attempts + 1,
+                    started_at=utcnow(),
+                    outcome="in_flight",
+                )
+                .returning(DeliveryAttempt.id)
             )
-            session.add(attempt)
             await session.commit()
-            return attempt.id
+            return attempt_id
 
     async def _failed(self, job: Job, row: Message, attempt_id: int, error: SendError) -> bool:
         attempts = row.attempts + 1
@@ -337,7 +341,13 @@ class OutboxSender:
             now = utcnow()
             if "status" in message:
                 message["status_at"] = now
-            await session.execute(update(Message).where(Message.id == row.id).values(**message))
+            # synchronize_session=False: no object of this session holds these rows.
+            await session.execute(
+                update(Message)
+                .where(Message.id == row.id)
+                .values(**message)
+                .execution_options(synchronize_session=False)
+            )
             if attempt_id is None:  # decided before any call (refused): a finished attempt row
                 session.add(
                     DeliveryAttempt(
@@ -362,6 +372,7 @@ class OutboxSender:
                         error_code=outcome.code,
                         error_detail=outcome.detail,
                     )
+                    .execution_options(synchronize_session=False)
                 )
             if outcome.name in {"failed", "refused"}:
                 conversation = await session.get(Conversation, job.key)
