@@ -56,9 +56,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
     return databases.pg_url(name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def nlu_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One trained NLU model for the whole run (and for the processes tests start).
+
+    Autouse, so that ``ATENDE_NLU_CACHE_DIR`` is set before the first test that starts `atende`,
+    whatever order the tests run in: without it each such process trained its own model (a few
+    seconds of CPU each, enough under load to miss a server's readiness deadline).
 
     Under pytest-xdist every worker has its own base temp folder inside one shared per-run folder;
     the cache lives in that shared folder so that the workers load the model one of them trained.

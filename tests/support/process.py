@@ -15,6 +15,8 @@ from pathlib import Path
 
 import httpx
 
+from atende.main import shared_nlu
+
 ATENDE = str(Path(sys.executable).parent / "atende")
 
 
@@ -25,6 +27,12 @@ def free_port() -> int:
 
 
 def env_for(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    cache = os.environ.get("ATENDE_NLU_CACHE_DIR")
+    if cache:
+        # The model is trained (or loaded) here, once per test process, and saved in the shared
+        # cache, so that the processes started with this environment load it instead of each
+        # training their own.
+        shared_nlu(Path(cache)).warm_up()
     env = {
         key: value
         for key, value in os.environ.items()
