@@ -13,7 +13,10 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml uv.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet
+	# Bytecode compiled once here: the machines run Python with PYTHONDONTWRITEBYTECODE=1, so
+	# otherwise every process (pytest workers, each `atende` a test starts) compiles scikit-learn,
+	# SciPy and the rest from source again, about 3 s of CPU per process start.
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --compile-bytecode
 	touch $@
 
 install: $(VENV)/.installed

@@ -58,8 +58,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
 
 @pytest.fixture(scope="session")
 def nlu_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One trained NLU model for the whole run (and for the processes tests start)."""
-    path = tmp_path_factory.mktemp("nlu-cache")
+    """One trained NLU model for the whole run (and for the processes tests start).
+
+    Under pytest-xdist every worker has its own base temp folder inside one shared per-run folder;
+    the cache lives in that shared folder so that the workers load the model one of them trained.
+    The cache file is written aside and renamed, so two workers training at once is only wasted
+    work, never a torn file.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    path = shared / "nlu-cache"
+    path.mkdir(exist_ok=True)
     os.environ["ATENDE_NLU_CACHE_DIR"] = str(path)
     return path
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 import atende
 from atende.business.endpoints import build_router as business_router
@@ -51,6 +52,14 @@ def create_app(container: Container, *, workers: bool = True, recover: bool = Tr
     @app.exception_handler(AtendeError)
     async def domain_error(_request: Request, error: AtendeError) -> JSONResponse:
         return problem(error)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _error: ClientDisconnect) -> Response:
+        # The client (or the server's body timeout, kit/server.py) ended the request before its
+        # body was read: nothing to answer and nothing of ours failed, so no traceback. Anyone
+        # can cause this, so it must not fill the error log.
+        log.debug("client disconnected before the request was read", path=request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:

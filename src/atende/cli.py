@@ -130,6 +130,7 @@ def serve(role: str, host: str, port: int, access_log: bool) -> None:
     import uvicorn
 
     from atende.api import create_app
+    from atende.kit.server import server_config
     from atende.main import Container
 
     settings = _settings()
@@ -139,7 +140,7 @@ def serve(role: str, host: str, port: int, access_log: bool) -> None:
         asyncio.run(_run_worker(container))
         return
     app = create_app(container, workers=role == "all")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=access_log)
+    uvicorn.Server(server_config(app, settings, host=host, port=port, access_log=access_log)).run()
 
 
 async def _run_worker(container: object) -> None:

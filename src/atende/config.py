@@ -152,6 +152,12 @@ class Settings(BaseSettings):
 
     #: Webhook bodies above this size are refused with 413 before any parsing.
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    #: HTTP server: a request's line and headers must arrive within this many seconds of the
+    #: connection opening (or of the request's first byte); its body within this many seconds of
+    #: the headers; an idle keep-alive connection is closed after ``http_keep_alive_seconds``.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_body_timeout_seconds: float = Field(default=30.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
 
     # The demo tenant's WhatsApp Cloud channel (`atende demo`). Development defaults, documented
     # in the README; a real deployment sets its own.

@@ -3,6 +3,7 @@ recorded from the scenarios, the agent, bursts and outages as release 1 wrote th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 
+from atende.assistant.dialogue.choice import Option
 from atende.assistant.memory import (
     VERSION,
     AskedLine,
+    Dialogue,
     ListOption,
     PendingChallenge,
     Proof,
@@ -188,3 +191,26 @@ def test_that_a_wrong_type_fails_where_it_is_written() -> None:
 
     with pytest.raises(ValueError, match="awaiting"):
         memory.dialogue.awaiting = "banana"  # type: ignore[assignment]
+
+
+def test_that_a_clone_is_changed_apart_from_its_original() -> None:
+    memory = load_memory(next(s for s in V1_SESSIONS if "options" in s and "verified" in s))
+    before = memory.dump()
+
+    clone = memory.clone()
+    clone.turn += 1
+    clone.dialogue.options.clear()
+    clone.order.pending.append(AskedLine(query="caneca"))
+    clone.identity.verified = None
+
+    assert clone != memory
+    assert memory.dump() == before
+
+
+def test_that_a_boleto_option_survives_the_memory_with_what_tells_it_apart() -> None:
+    option = Option("TIT-1001", 18485, date(2026, 11, 27), overdue=True)
+    kept = SessionMemory(dialogue=Dialogue(options=[ListOption(**dataclasses.asdict(option))]))
+
+    stored = json.loads(json.dumps(kept.dump()))
+
+    assert [Option(**o.model_dump()) for o in load_memory(stored).dialogue.options] == [option]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from atende.assistant.dialogue.engine import _placed_text
+from atende.assistant.dialogue.order_flow import _placed_text
 from atende.assistant.dialogue.orders import (
     RequestedLine,
     chosen_option,

@@ -5,10 +5,12 @@ are `tests/assistant/agent/test_agent_scenarios.py`.)"""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
+from atende.assistant.agent.engine import MAX_ANSWER_CHARS
 from atende.assistant.agent.prompts import system_prompt
 from atende.assistant.agent.toolbox import schemas
 from atende.devtools.fake_llm import ChatRequest, Step, demo_responder
@@ -513,3 +515,75 @@ def test_that_the_document_again_while_choosing_keeps_the_list() -> None:
 
     assert answer.startswith("Certo, identificação confirmada. De qual boleto você quer a 2ª via?")
     assert "2. R$ 189,35, vence em 20/12/2026 (TIT-1002)" in answer
+
+
+def test_that_a_long_order_history_is_answered_with_the_newest_within_an_answers_length() -> None:
+    orders = [
+        {
+            "id": f"PED-52{number:02d}",
+            "status": "processing",
+            "total_cents": 6870,
+            "items": ["3x Café Moído Tradicional 500 g", "2x Camiseta Básica Algodão Preta M"],
+        }
+        for number in range(40, 0, -1)
+    ]
+    listed = ("recent_orders", {}, {"orders": orders})
+
+    answer = text_of(demo_responder(request("meus pedidos", verified=True, calls=(listed,))))
+
+    # Longer than this, the agent takes it for a rambling model and falls back.
+    assert len(answer) <= MAX_ANSWER_CHARS
+    shown = re.findall(r"PED-\d+", answer)
+    # The newest, in order, and that there are more.
+    assert shown == [order["id"] for order in orders[: len(shown)]]
+    assert 20 <= len(shown) < len(orders)
+    assert "mais recentes" in answer
+    assert "me mande o número" in answer
+
+
+def test_that_an_order_history_too_long_in_full_lists_one_line_per_order() -> None:
+    orders = [
+        {
+            "id": f"PED-52{number:02d}",
+            "status": "shipped",
+            "total_cents": 6870,
+            "items": ["3x Café Moído Tradicional 500 g", "2x Camiseta Básica Algodão Preta M"],
+        }
+        for number in range(13, 0, -1)
+    ]
+    listed = ("recent_orders", {}, {"orders": orders})
+
+    answer = text_of(demo_responder(request("meus pedidos", verified=True, calls=(listed,))))
+
+    assert len(answer) <= MAX_ANSWER_CHARS
+    assert re.findall(r"PED-\d+", answer) == [order["id"] for order in orders]
+    assert "Pedido *PED-5213*: enviado (R$ 68,70)." in answer
+    assert "Café" not in answer
+
+
+def test_that_a_short_order_history_is_answered_whole() -> None:
+    orders = [
+        {"id": f"PED-500{n}", "status": "delivered", "total_cents": 6870, "items": ["1x Café"]}
+        for n in (3, 2, 1)
+    ]
+    listed = ("recent_orders", {}, {"orders": orders})
+
+    answer = text_of(demo_responder(request("meus pedidos", verified=True, calls=(listed,))))
+
+    assert re.findall(r"PED-\d+", answer) == ["PED-5003", "PED-5002", "PED-5001"]
+    assert "mais recentes" not in answer
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        "Cancelar um pedido eu não consigo por aqui, mas um atendente pode. Quer falar com um? "
+        "Responda *atendente* que eu transfiro.",
+        "Parece que não estou conseguindo te ajudar. Quer falar com um atendente? Responda "
+        "*atendente* que eu transfiro.",
+    ],
+)
+def test_that_a_yes_to_the_offer_of_a_person_hands_the_conversation_over(offer: str) -> None:
+    step = demo_responder(request("quero cancelar meu pedido", offer, "sim"))
+
+    assert [name for name, _ in calls_of(step)] == ["handoff_to_human"]

@@ -16,6 +16,7 @@ from atende.api import create_app
 from atende.channels.models import ChannelKind
 from atende.channels.whatsapp.verify import sign
 from atende.demo import ensure_channel, ensure_tenant
+from atende.kit.server import server_config
 from atende.main import Container
 
 APP_SECRET = "test-app-secret"
@@ -28,9 +29,7 @@ SANDBOX_TOKEN = "test-sandbox-token"
 @asynccontextmanager
 async def serve(app: FastAPI, port: int = 0) -> AsyncIterator[str]:
     """Run ``app`` with uvicorn on ``port`` (0: a free one); yields its base URL."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
-    )
+    config = server_config(app, app.state.container.settings, host="127.0.0.1", port=port)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     started = asyncio.Event()

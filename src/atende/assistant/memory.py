@@ -220,6 +220,11 @@ class SessionMemory(_Part):
         proof = self.identity.verified
         return proof.document if proof is not None else None
 
+    def clone(self) -> SessionMemory:
+        """A copy to change (an engine's for its turn). Validating the dumped fields is about
+        five times faster than ``model_copy(deep=True)``, which deep-copies through ``copy``."""
+        return SessionMemory.model_validate(self.model_dump())
+
     def dump(self) -> dict[str, Any]:
         """JSON-safe, for the conversation's ``state`` column."""
         return self.model_dump(mode="json")
@@ -282,7 +287,7 @@ def load_memory(raw: object) -> SessionMemory:
     """The session memory stored as ``raw`` (any shape ever written; None or ``{}`` is a new
     session's). Never raises: what cannot be read is dropped, as described above."""
     if isinstance(raw, SessionMemory):
-        return raw.model_copy(deep=True)
+        return raw.clone()
     if not isinstance(raw, Mapping) or not raw:
         if raw:
             log.warning("session memory is not a mapping; starting afresh", type=type(raw).__name__)

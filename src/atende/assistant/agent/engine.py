@@ -244,7 +244,7 @@ def _with_history(turn: Turn, config: LlmConfig, actions: Sequence[Action]) -> l
     found = [a for a in actions if isinstance(a, Remember)]
     if not said or not found:
         return list(actions)
-    state = found[-1].state.model_copy(deep=True)
+    state = found[-1].state.clone()
     pii = state.agent.pii if config.redact_pii else None
     redactor = Redactor.from_state(pii) if pii is not None else Redactor()
 
@@ -340,7 +340,7 @@ class _AgentTurn:
         self.specialist = str(attempt.specialist)
         self.replies = Replies(profile.name, profile.settings)
         self.profile = profile
-        self.state = turn.state.model_copy(deep=True)
+        self.state = turn.state.clone()
         self.state.turn += 1
         pii = self.state.agent.pii if self.config.redact_pii else None
         self.redactor = Redactor.from_state(pii) if pii is not None else Redactor()

@@ -7,7 +7,6 @@ The order's slots are ``SessionMemory.order`` (``assistant/memory.py``), reset a
 whatever ends the flow (done, "cancelar", "não" at the summary, "voltar", another request):
 ``pending`` (lines still to resolve, as :class:`RequestedLine`), ``line`` (the one waiting for
 "qual deles?" or "quantas?"), ``items`` (resolved to a product), ``summary_id`` and ``summary``.
-:data:`ORDER_SLOTS` names the same slots as release 1 kept them (flat keys), for reference.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from unidecode import unidecode
 from atende.assistant.dialogue.choice import Option, choose
 from atende.assistant.nlu.entities import extract
 
-ORDER_SLOTS = ("order_pending", "order_line", "order_items", "summary_id", "order_summary")
 #: The questions of the order flow, as ``awaiting`` values.
 ORDER_AWAITING = frozenset({"order_items", "order_choice", "order_quantity", "order_confirm"})
 #: The largest quantity one line takes (the tool's own bound).
@@ -58,18 +56,6 @@ class RequestedLine:
     sku: str | None
     query: str | None
     quantity: int | None
-
-    def to_state(self) -> dict[str, Any]:
-        return {"sku": self.sku, "query": self.query, "quantity": self.quantity}
-
-    @classmethod
-    def from_state(cls, data: Mapping[str, Any]) -> RequestedLine:
-        quantity = data.get("quantity")
-        return cls(
-            sku=data.get("sku") or None,
-            query=data.get("query") or None,
-            quantity=int(quantity) if quantity else None,
-        )
 
 
 def fold(text: str) -> str:

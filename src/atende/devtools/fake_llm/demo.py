@@ -163,6 +163,11 @@ def _first_step(reading: Reading) -> Step:
     if GREETS.match(plain) and topic is None and len(plain.split()) <= 4:
         return Step(text=_greeting(reading))
     bare = " ".join(re.sub(r"[^\w\s]", " ", plain).split())
+    if YES.fullmatch(bare) and "responda *atendente*" in reading.asked:
+        # "Quer falar com um atendente?" "sim": a yes to the offer is the request.
+        step = _calls(_call(reading, "handoff_to_human", reason="aceitou falar com um atendente"))
+        if step is not None:
+            return step
     if (YES.fullmatch(bare) or NO.fullmatch(bare)) and topic is None:
         # A yes or no to nothing pending.
         return Step(
@@ -395,7 +400,9 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
         return _second_copy(_model(SecondCopyView, value))
     if result.name == "recent_orders":
         orders = [_model(OrderView, order) for order in value.get("orders") or []]
-        return orders_text(orders) if orders else DEFAULTS["no_orders"]
+        if not orders:
+            return DEFAULTS["no_orders"]
+        return _orders(orders)
     if result.name in ("order_status", "delivery_tracking"):
         return order_text(_model(OrderView, value))
     if result.name == "stock_and_price":
@@ -424,6 +431,28 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
             return DEFAULTS["faq_missing"]
         return _not_understood(reading)
     return ""
+
+
+#: Characters of an order history in one answer: beyond the agent's limit for an answer
+#: (``MAX_ANSWER_CHARS``, 1,500) the agent takes it for a rambling model and falls back.
+ORDERS_CHARS = 1200
+
+
+def _orders(orders: list[OrderView]) -> str:
+    """The orders, newest first, within an answer's length: in full when they fit, else one
+    line each (the offline engine's first line: number, status, total), and, for a customer who
+    orders very often, the newest that fit with a word that there are more."""
+    if len(orders_text(orders)) <= ORDERS_CHARS:
+        return orders_text(orders)
+    lines = [order_text(order).split("\n")[0] for order in orders]
+    ending = "Para ver os itens ou o rastreio de um deles, me mande o número."
+    while len(lines) > 1 and len("\n".join(lines)) > ORDERS_CHARS:
+        lines.pop()
+    if len(lines) == len(orders):
+        heading = f"Estes são os seus {len(lines)} pedidos:"
+    else:
+        heading = f"Estes são os seus {len(lines)} pedidos mais recentes:"
+    return heading + "\n" + "\n".join(lines) + "\n\n" + ending
 
 
 _DOCUMENT_PROBLEMS = {
