@@ -65,6 +65,73 @@ QUESTION = "qual o horario de funcionamento?"
 TARGET_CPU_MS = 4.0
 TARGET_ACK_P99_MS = 50.0
 
+#: Where a turn's time went, measured by hand with py-spy (``--py-spy``) and statement counts;
+#: kept with the report so that a new run does not lose it. Update it when it changes.
+PROFILE_NOTES = """
+## Where the time goes (profiled 2026-12-07)
+
+py-spy (`--gil`, 250 Hz) on one process draining 400 messages on PostgreSQL with the offline
+engine, before the changes below (commit 923b973), GIL samples by what was running:
+
+| share | what |
+|---:|---|
+| 50% | SQLAlchemy: ORM flushes and synchronised UPDATEs, `session.get`, compiling, pre-pings |
+| 17% | no Python frame (C code: the event loop's selector, sockets, GC) |
+| 10% | database driver (asyncpg) |
+| 10% | event loop and tasks |
+| 5% | the tenant-scope listener (`with_loader_criteria` built for every ORM statement) |
+| 3% | the offline engine itself (NLU, FAQ scoring, replies) |
+| 3% | Graph API calls (read receipt and reply, aiohttp) |
+| <1% | logging, JSON |
+
+So an answer costs what its database work costs: about 20 statements in 5 transactions and 6
+sessions (plan, FAQ version check, commit, and the sender's load, attempt and outcome), each
+through the ORM. On SQLite each statement is also 3 to 4 hops to aiosqlite's thread (about 80 an
+answer). The NLU and FAQ work was not done twice (a one-message turn skips the burst split).
+
+Cut so far (statements per answered message, counted with a `before_cursor_execute` listener:
+SQLite 21.1 → 18.1, PostgreSQL 20.2 → 18.2; sessions 6 → 5):
+
+- the FAQ checks a tenant's document version at most every 5 s instead of once per question
+  (one session and query less per answer);
+- planning reads the contact with its conversation in one query, committing reads identities and
+  contact in one (5 statements were 2);
+- a turn's events are one Core `INSERT` at commit (they were three ORM flushes);
+- the outbox writes the attempt with one Core `INSERT … RETURNING` and updates without the
+  ORM's session synchronisation;
+- PostgreSQL: webhooks write through a pool of their own, and 4 offline turns run at a time
+  instead of 64, which held acknowledgements back for seconds: probe ack p99 while draining
+  went from 4,268 ms to 336 ms (the same run's ack-only p99 was 302 ms: what is left is the
+  shared machine, not the drain).
+
+Tried and dropped: running a statement's whole cursor life in one aiosqlite call (one hop instead
+of four) measured slower in A/B runs, not faster.
+
+What the 4 ms target still needs, by the profile: far fewer ORM round trips per answer. The
+sender's three sessions could be one claim-and-send statement plus one outcome; the plan and
+commit read the same rows twice; each session's checkout pings PostgreSQL (`pool_pre_ping`); the
+tenant-scope listener could cache its criteria per statement shape. Each is a change to the
+pipeline's guarantees (exactly one answer, in-doubt sends, tenant isolation) that needs its own
+tests.
+
+Before/after on this machine (shared: load average 8 to 12 during both runs, so absolute figures
+are inflated; compare within a run):
+
+| run | database | CPU / answered message | probe ack p99 while draining | ack-only p99 |
+|---|---|---:|---:|---:|
+| before (923b973, 19:19 UTC) | SQLite | 55.97 ms | 231.5 ms | 122.4 ms |
+| after (777f47e, 20:19 UTC) | SQLite | 35.01 ms | 238.7 ms | 184.4 ms |
+| before (923b973, 19:19 UTC) | PostgreSQL | 33.31 ms | 4,268.5 ms | 304.7 ms |
+| after (777f47e, 20:19 UTC) | PostgreSQL | 23.22 ms | 335.8 ms | 302.5 ms |
+
+The CPU figures move with the machine's load as much as with the code: the same pipeline run
+in one process (300 messages recorded through ingest directly, load average about 5) cost
+22.9 ms (SQLite) and 23.4 ms (PostgreSQL) an answer before and 25.5 and 22.3 ms after, with the
+other work merged in between (log masking, column clipping, job retry caps). The statement
+counts and the acknowledgement latency while draining are the reliable gains here; the CPU per
+answer is still five to nine times the target.
+"""
+
 
 def wa_id(customer: int, base: int) -> str:
     return f"55119{base + customer:08d}"
@@ -424,6 +491,7 @@ def report(results: list[EngineResult], args: argparse.Namespace, commit: str) -
             f"probe ack p99 < {TARGET_ACK_P99_MS:g} ms while draining: {ack:.1f} ms, "
             f"{'met' if ack < TARGET_ACK_P99_MS else '**missed**'}."
         )
+    lines.append(PROFILE_NOTES)
     return "\n".join(lines) + "\n"
 
 
