@@ -57,6 +57,8 @@ Awaiting = Literal[
     "order_choice",
     "order_quantity",
     "order_confirm",
+    # A person was offered ("Quer falar com um atendente?"): a yes hands the conversation over.
+    "human_offer",
 ]
 
 

@@ -156,6 +156,7 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
                 "Ainda não consigo consultar isso por aqui. Quer falar com um atendente? "
                 "Responda *atendente*."
             )
+            self.state.dialogue.awaiting = "human_offer"
         if intent == "resume" and self.first_intent is not None:
             intent = self.first_intent
         self.actions.append(Audit({"intent": intent, "tools": self.tools_called}))
@@ -274,10 +275,7 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
         if cancelling and nlu.intent != "out_of_scope":
             # No tool cancels an order; nothing here may read as if it was cancelled. ("como
             # cancelo meu netflix" is out of scope and answered as such.)
-            dialogue.awaiting = dialogue.goal = None
-            dialogue.options = []
-            self.state.order = OrderSlots()
-            self.say(_CANCEL_ORDER if _ORDER_WORD.search(text) else _CANCEL_WHAT)
+            self._cannot_cancel(text)
             return
         if nlu.intent == "opt_out" and not _OPT_OUT_CUE.search(text):
             self.say(_OPT_OUT_CONFIRM)
@@ -285,6 +283,8 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
         if nlu.intent == "opt_out":
             self.actions.append(OptOut())
             self.say(self.replies.text("opt_out"))
+            return
+        if dialogue.awaiting == "human_offer" and self._answer_human_offer(nlu):
             return
         nlu = _order_number_means_status(nlu)
         awaiting = dialogue.awaiting
@@ -320,6 +320,29 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
             )
             return
         await self._intent(nlu)
+
+    def _cannot_cancel(self, text: str) -> None:
+        dialogue = self.state.dialogue
+        dialogue.awaiting = dialogue.goal = None
+        dialogue.options = []
+        self.state.order = OrderSlots()
+        if _ORDER_WORD.search(text):
+            self.say(_CANCEL_ORDER)
+            dialogue.awaiting = "human_offer"
+        else:
+            self.say(_CANCEL_WHAT)
+
+    def _answer_human_offer(self, nlu: Understanding) -> bool:
+        """A yes or no to "Quer falar com um atendente?". The offer stands for one answer
+        only: anything else is a new request (False)."""
+        self.state.dialogue.awaiting = None
+        if nlu.intent == "affirm":
+            self.handoff("customer accepted the offer of a human")
+            return True
+        if nlu.intent == "deny":
+            self.say("Tudo bem! Se precisar, é só chamar. Posso ajudar em algo mais?")
+            return True
+        return False
 
     async def _intent(self, nlu: Understanding) -> None:
         intent = nlu.intent
@@ -368,6 +391,7 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
                 if self.turn.interactive
                 else self.replies.text("offer_human")
             )
+            self.state.dialogue.awaiting = "human_offer"
             return
         self.say(self.replies.text("not_understood"))
 
@@ -400,7 +424,11 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
     async def _faq(self) -> None:
         self.tools_called.append("answer_faq")
         hit = await self.engine._faq.answer(self.turn.tenant_id, self.turn.text)
-        self.say(hit.body if hit is not None else self.replies.text("faq_missing"))
+        if hit is not None:
+            self.say(hit.body)
+            return
+        self.say(self.replies.text("faq_missing"))
+        self.state.dialogue.awaiting = "human_offer"
 
 
 OUT_OF_SCOPE_INTENT = "out_of_scope"

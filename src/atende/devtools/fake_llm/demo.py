@@ -163,7 +163,10 @@ def _first_step(reading: Reading) -> Step:
     if GREETS.match(plain) and topic is None and len(plain.split()) <= 4:
         return Step(text=_greeting(reading))
     bare = " ".join(re.sub(r"[^\w\s]", " ", plain).split())
-    if YES.fullmatch(bare) and "responda *atendente*" in reading.asked:
+    # "sim por favor", "pode sim, obrigado": the yes with the courtesy around it.
+    words = re.sub(r"\b(?:por favor|pfv|pf|obrigad[oa])\b", " ", bare).split()
+    said_yes = bool(words) and all(YES.fullmatch(word) for word in words)
+    if said_yes and "responda *atendente*" in reading.asked:
         # "Quer falar com um atendente?" "sim": a yes to the offer is the request.
         step = _calls(_call(reading, "handoff_to_human", reason="aceitou falar com um atendente"))
         if step is not None:
