@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from atende.assistant.dialogue.burst import clauses
 from atende.channels.text import MAX_TEXT
 from atende.config import Settings
 from atende.connectors.demo.seed import PRODUCTS
@@ -116,3 +117,26 @@ async def test_that_a_greeting_before_stock_questions_is_not_a_product(bursty: C
     said = "\n".join(replies)
     assert said.index("CAM-001") < said.index("CAF-002") < said.index("CAN-001")
     assert "não encontrei" not in said.lower()
+
+
+@pytest.mark.parametrize(
+    ("line", "parts"),
+    [
+        (
+            "oi quero 2a via, ah e tambem saber do meu pedido",
+            ["oi quero 2a via", "ah e tambem saber do meu pedido"],
+        ),
+        (
+            "tudo bem? outra coisa: vcs abrem sabado?",
+            ["tudo bem?", "outra coisa: vcs abrem sabado?"],
+        ),
+        ("quero a 2a via. Além disso, o frete", ["quero a 2a via.", "Além disso, o frete"]),
+        # A cue at the start cuts nothing; a line without one is left whole.
+        ("e também o rastreio", ["e também o rastreio"]),
+        ("quero saber do pedido e do boleto", ["quero saber do pedido e do boleto"]),
+    ],
+)
+def test_that_a_line_is_cut_where_a_second_request_is_announced(
+    line: str, parts: list[str]
+) -> None:
+    assert clauses(line) == parts

@@ -1,7 +1,8 @@
 """Conversations the offline engine carries and the fake model's stand-in does not (yet), played
 as `atende test` plays scripts: corrections to an order sent while the CPF is awaited, an order
 sent with a greeting and the CPF in one message, a price asked while ordering, "os dois" to a
-list of boletos, "duas canecas, a térmica", "voltar" at the CPF asked for an order.
+list of boletos, "duas canecas, a térmica", "voltar" at the CPF asked for an order, two
+requests in one sentence ("quero a 2a via, ah e também saber do meu pedido").
 
 Not in `scenarios/`: every script there must also pass with the agent on the stand-in
 (`devtools/fake_llm/`), which does not read these yet."""
@@ -15,6 +16,19 @@ from atende.main import Container
 from atende.scenarios import ScriptRunner
 
 SCRIPTS = {
+    "dois pedidos na mesma frase (… ah e também …) são respondidos os dois, na ordem": """
+phone: "+55 11 98765-4321"
+steps:
+  - customer: "oi quero 2a via, ah e tambem saber do meu pedido"
+    expect:
+      say: ["CPF ou CNPJ", "depois disso eu respondo também “saber do meu pedido”"]
+  - customer: "529.982.247-25"
+    expect:
+      say: ["boletos em aberto"]
+  - customer: "o primeiro"
+    expect:
+      say: ["2ª via", "Pedido *PED-"]
+""",
     "o cliente repete o código, muda a quantidade e diz isso antes de mandar o CPF": """
 phone: "+55 11 98765-4321"
 steps:

@@ -25,6 +25,11 @@ from atende.assistant.dialogue.orders import (
         ("quero uma caneca", [(None, "caneca", 1)]),
         ("meia dúzia de copos", [(None, "copos", 6)]),
         ("quero 2 camisetas e 1 caneca", [(None, "camisetas", 2), (None, "caneca", 1)]),
+        (
+            "quero 2 canecas termicas e tambem 3 cafe moido",
+            [(None, "canecas termicas", 2), (None, "cafe moido", 3)],
+        ),
+        ("2 CAM-001 e tb 1 CAF-002", [("CAM-001", None, 2), ("CAF-002", None, 1)]),
         ("CAF-002", [("CAF-002", None, None)]),
         ("2x CAM-001 e 1 CAN-002", [("CAM-001", None, 2), ("CAN-002", None, 1)]),
         # Codes one after the other, with no comma or "e" between them.

@@ -17,6 +17,8 @@ A turn with one request is answered exactly as before, its text untouched.
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -61,13 +63,29 @@ class Request:
         return "\n".join(self.lines)
 
 
+#: Where a second request starts inside one line: "quero a 2a via, ah e também saber do meu
+#: pedido", "… além disso …", "… outra coisa: …". A clause that is no request of its own joins
+#: its neighbour again, and a turn left with one request is answered with its text untouched.
+_CLAUSE = re.compile(
+    r"(?:\bah,?\s+)?\be\s+(?:tamb[eé]m|tb|tbm)\b|\bal[eé]m\s+disso\b|\boutra\s+coisa\b",
+    re.IGNORECASE,
+)
+
+
+def clauses(line: str) -> list[str]:
+    """A line cut where a cue says a second request starts."""
+    cuts = [match.start() for match in _CLAUSE.finditer(line) if match.start() > 0]
+    bounds = [0, *cuts, len(line)]
+    parts = (line[start:end].strip(" ,;") for start, end in itertools.pairwise(bounds))
+    return [part for part in parts if part]
+
+
 def fragments(messages: Sequence[TurnMessage]) -> list[tuple[str, TurnMessage]]:
-    """Each non-empty line of each message, with the message it came from."""
+    """Each clause of each non-empty line of each message, with the message it came from."""
     found: list[tuple[str, TurnMessage]] = []
     for message in messages:
         for line in (message.text or "").splitlines():
-            if line.strip():
-                found.append((line.strip(), message))
+            found += [(clause, message) for clause in clauses(line.strip())]
     return found
 
 

@@ -27,7 +27,11 @@ ORDER_AWAITING = frozenset({"order_items", "order_choice", "order_quantity", "or
 MAX_QUANTITY = 1000
 
 # Where one item of a list ends: "2 camisetas, 1 caneca", "2 camisetas e 1 caneca", one a line.
-_ITEM_BREAK = re.compile(r"\s*(?:[,;+\n!?]|\.\s|\s(?:e|mais|tamb[eé]m|and)\s)\s*", re.IGNORECASE)
+# "e também" / "e tb" as one break: split at "e" alone, "também 3 café" lost its count.
+_ITEM_BREAK = re.compile(
+    r"\s*(?:[,;+\n!?]|\.\s|\s(?:e\s+tamb[eé]m|e\s+tbm?|e|mais|tamb[eé]m|and)\s)\s*",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[a-z0-9]+")
 # "duas canecas, a térmica": one word after a comma and an article narrows the product named
 # before it, it is not another item.

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 
 from atende.assistant.dialogue.burst import split_requests
 from atende.assistant.dialogue.conversation import Conversation
 from atende.assistant.port import Handoff, OptOut, TurnMessage
 from atende.assistant.tools.core import ToolError
 
+_LEADING_CUE = re.compile(
+    r"^(?:ah,?\s+)?e\s+(?:tamb[eé]m|tb|tbm)\s+|^(?:al[eé]m\s+disso|outra\s+coisa)\W*\s*",
+    re.IGNORECASE,
+)
 #: Characters of a turn the NLU reads (a burst of long messages can add up to tens of KB).
 NLU_MAX_CHARS = 2000
 
@@ -86,7 +91,9 @@ class RequestsFlow(Conversation):
 
 def _kept_text(kept: list[str]) -> str:
     if len(kept) == 1:
-        quoted = kept[0] if len(kept[0]) <= 80 else kept[0][:77] + "..."
+        # "ah e também saber do meu pedido" is quoted as "saber do meu pedido".
+        asked = _LEADING_CUE.sub("", kept[0]) or kept[0]
+        quoted = asked if len(asked) <= 80 else asked[:77] + "..."
         return f"Vamos por partes: depois disso eu respondo também “{quoted}”."
     return (
         f"Vamos por partes: anotei as outras {len(kept)} perguntas e respondo na ordem, "
