@@ -14,6 +14,7 @@ import click
 import atende
 from atende.config import Environment, Settings
 from atende.kit.logging import configure_logging
+from atende.kit.secrets import SecretKeyInvalid
 
 
 def _nlu_command() -> click.Command:
@@ -74,7 +75,16 @@ def _logging(settings: Settings, *, quiet: bool = False) -> None:
     configure_logging(level="WARNING" if quiet else settings.log_level, json=fmt == "json")
 
 
-@click.group()
+class _Commands(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SecretKeyInvalid as error:
+            # A configuration mistake: one line saying what to set, not a traceback.
+            raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(atende.__version__, prog_name="atende")
 def main() -> None:
     """Atende: AI customer service on WhatsApp and other messaging channels."""

@@ -126,3 +126,18 @@ async def test_that_production_serves_no_sandbox_even_for_an_existing_sandbox_ch
             headers={"Authorization": f"Bearer {SANDBOX_TOKEN}"},
         )
     assert (response.status_code, replies.status_code) == (404, 404)
+
+
+def test_that_a_missing_secret_key_in_production_is_one_line_not_a_traceback(
+    tmp_path: Path,
+) -> None:
+    env = env_for(f"sqlite:///{tmp_path / 'atende.db'}", tmp_path / "var", **DEMO_SECRETS)
+    env["ATENDE_ENV"] = "production"
+
+    with pytest.raises(AssertionError) as failure:
+        run(["demo"], env)
+
+    error = str(failure.value).split("failed:\n", 1)[1]
+    assert "Error: ATENDE_SECRET_KEY is required in production" in error
+    assert "Fernet.generate_key()" in error
+    assert "Traceback" not in error

@@ -18,6 +18,11 @@ from atende.config import Environment, Settings
 from atende.kit.errors import AtendeError
 
 
+class SecretKeyInvalid(RuntimeError):
+    """The secret keys in the environment are missing or malformed: a configuration error the
+    command line reports in one line, not a traceback."""
+
+
 class SecretUnreadable(AtendeError):
     """A stored secret was encrypted with none of the configured keys: a configuration error of
     the operator, answered as 503 (the service is unavailable until the key is configured)."""
@@ -80,7 +85,7 @@ def _previous_keys(settings: Settings) -> tuple[bytes, ...]:
         try:
             Fernet(key)
         except ValueError:
-            raise RuntimeError(
+            raise SecretKeyInvalid(
                 f"ATENDE_PREVIOUS_SECRET_KEYS: key {number} is not a Fernet key"
             ) from None
     return keys
@@ -91,7 +96,11 @@ def load_secret_box(settings: Settings) -> SecretBox:
     if settings.secret_key is not None:
         return SecretBox(settings.secret_key.get_secret_value().encode(), previous)
     if settings.env is Environment.production:
-        raise RuntimeError("ATENDE_SECRET_KEY is required in production (a Fernet key)")
+        raise SecretKeyInvalid(
+            "ATENDE_SECRET_KEY is required in production (a Fernet key; create one with "
+            "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key()"
+            ".decode())'`)"
+        )
     # Development and tests: one key generated on first use, kept beside the SQLite file, so that
     # `make run` works with no setup and restarts can still read what they stored.
     path = Path(settings.var_dir) / "secret.key"
