@@ -90,6 +90,18 @@ def main() -> None:
     """Atende: AI customer service on WhatsApp and other messaging channels."""
 
 
+def _require_schema(settings: Settings) -> None:
+    """Commands that use the database, run before `atende migrate`, say what to do instead of
+    failing on a missing table."""
+    from atende.kit.migrate import schema_is_current
+
+    if not asyncio.run(schema_is_current(settings.database_url)):
+        raise click.ClickException(
+            "the database has no schema or an old one: run `atende migrate` first "
+            "(and `atende demo` for the demo tenant)"
+        )
+
+
 @main.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
@@ -110,6 +122,7 @@ def demo() -> None:
 
     settings = _settings()
     _logging(settings)
+    _require_schema(settings)
 
     async def run() -> None:
         engine = create_engine(settings.database_url)
@@ -206,6 +219,8 @@ def chat(
     settings = _settings()
     _logging(settings, quiet=True)
     token = token or sandbox_token()
+    if not url:
+        _require_schema(settings)
 
     async def run() -> int:
         transport: Transport
@@ -554,6 +569,7 @@ def test_scripts(path: Path, timeout: float, engine: str | None) -> None:
 
     settings = _settings()
     _logging(settings, quiet=True)
+    _require_schema(settings)
     scripts = [(str(p), p.read_text(encoding="utf-8")) for p in script_paths(path)]
 
     async def run() -> int:

@@ -129,9 +129,9 @@ async def test_that_production_serves_no_sandbox_even_for_an_existing_sandbox_ch
 
 
 def test_that_a_missing_secret_key_in_production_is_one_line_not_a_traceback(
-    tmp_path: Path,
+    database_url: str, tmp_path: Path
 ) -> None:
-    env = env_for(f"sqlite:///{tmp_path / 'atende.db'}", tmp_path / "var", **DEMO_SECRETS)
+    env = env_for(database_url, tmp_path / "var", **DEMO_SECRETS)
     env["ATENDE_ENV"] = "production"
 
     with pytest.raises(AssertionError) as failure:
@@ -141,3 +141,14 @@ def test_that_a_missing_secret_key_in_production_is_one_line_not_a_traceback(
     assert "Error: ATENDE_SECRET_KEY is required in production" in error
     assert "Fernet.generate_key()" in error
     assert "Traceback" not in error
+
+
+def test_that_commands_run_before_migrate_say_to_migrate(tmp_path: Path) -> None:
+    env = env_for(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "var")
+    for command in (["demo"], ["chat"], ["test", str(tmp_path)]):
+        with pytest.raises(AssertionError) as failure:
+            run(command, env, stdin="oi\n")
+        error = str(failure.value).split("failed:\n", 1)[1]
+        assert "Error: the database has no schema or an old one: run `atende migrate`" in error
+        assert "Traceback" not in error
+        assert "no such table" not in error

@@ -16,3 +16,24 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Blocking: runs its own event loop, so call it from sync code or a worker thread."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+async def schema_is_current(database_url: str) -> bool:
+    """Whether the database's schema is at the newest migration (False for an empty database,
+    or one an older release migrated)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.engine import Connection
+
+    from atende.kit.db import create_engine
+
+    def current(connection: Connection) -> set[str]:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(current) == heads
+    finally:
+        await engine.dispose()
