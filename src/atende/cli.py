@@ -93,9 +93,20 @@ def main() -> None:
 def _require_schema(settings: Settings) -> None:
     """Commands that use the database, run before `atende migrate`, say what to do instead of
     failing on a missing table."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
     from atende.kit.migrate import schema_is_current
 
-    if not asyncio.run(schema_is_current(settings.database_url)):
+    try:
+        current = asyncio.run(schema_is_current(settings.database_url))
+    except (OSError, DBAPIError) as error:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise click.ClickException(
+            f"cannot reach the database {where} ({reason}); check ATENDE_DATABASE_URL"
+        ) from None
+    if not current:
         raise click.ClickException(
             "the database has no schema or an old one: run `atende migrate` first "
             "(and `atende demo` for the demo tenant)"

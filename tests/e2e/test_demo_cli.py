@@ -152,3 +152,14 @@ def test_that_commands_run_before_migrate_say_to_migrate(tmp_path: Path) -> None
         assert "Error: the database has no schema or an old one: run `atende migrate`" in error
         assert "Traceback" not in error
         assert "no such table" not in error
+
+
+def test_that_an_unreachable_database_is_one_line_without_its_password(tmp_path: Path) -> None:
+    # Port 9 (discard) has no PostgreSQL: the connection is refused at once.
+    env = env_for("postgresql://atende:s3cret-pw@127.0.0.1:9/atende", tmp_path / "var")
+    with pytest.raises(AssertionError) as failure:
+        run(["demo"], env)
+    error = str(failure.value).split("failed:\n", 1)[1]
+    assert "Error: cannot reach the database postgresql+asyncpg://atende:***@127.0.0.1:9" in error
+    assert "s3cret-pw" not in error
+    assert "Traceback" not in error

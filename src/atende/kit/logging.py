@@ -119,7 +119,7 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Library chatter that would drown the pipeline's own lines.
-    for noisy in ("aiosqlite", "asyncio", "hpack", "httpcore", "httpx"):
+    for noisy in ("aiosqlite", "alembic.runtime.plugins", "asyncio", "hpack", "httpcore", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from alembic import command
 from alembic.config import Config
 
@@ -21,6 +23,18 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 async def schema_is_current(database_url: str) -> bool:
     """Whether the database's schema is at the newest migration (False for an empty database,
     or one an older release migrated)."""
+    # Alembic logs its set-up (plugins, DDL mode) at info level, some of it on import; a check
+    # before a command should print nothing.
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        return await _schema_is_current(database_url)
+    finally:
+        alembic_log.setLevel(level)
+
+
+async def _schema_is_current(database_url: str) -> bool:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from sqlalchemy.engine import Connection
@@ -30,9 +44,9 @@ async def schema_is_current(database_url: str) -> bool:
     def current(connection: Connection) -> set[str]:
         return set(MigrationContext.configure(connection).get_current_heads())
 
-    heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
     engine = create_engine(database_url)
     try:
+        heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
         async with engine.connect() as connection:
             return await connection.run_sync(current) == heads
     finally:
