@@ -13,6 +13,8 @@ from atende.assistant.dialogue.orders import (
     read_quantity,
     requested_lines,
 )
+from atende.assistant.dialogue.replies import ORDERS_CHARS, order_history_text, orders_text
+from atende.assistant.tools.models import OrderView
 
 
 @pytest.mark.parametrize(
@@ -145,3 +147,31 @@ def test_that_an_order_is_corrected_while_the_cpf_is_awaited(
 
 def test_that_a_bare_quantity_corrects_nothing_when_the_order_has_several_products() -> None:
     assert amended_quantities({"CAF-002": 3, "CAN-002": 1}, requested_lines("quero 5")) is None
+
+
+def _order(number: int) -> OrderView:
+    return OrderView(
+        id=f"PED-{number}",
+        status="delivered",
+        total_cents=18935,
+        items=["2x Café Especial em Grãos Sul de Minas 250 g", "1x Caneca Térmica Inox 500 ml"],
+        carrier="Correios",
+        tracking_code=f"BR{number}000BR",
+    )
+
+
+def test_that_a_short_order_history_is_shown_in_full() -> None:
+    orders = [_order(5003), _order(5002), _order(5001)]
+    assert order_history_text(orders) == orders_text(orders)
+
+
+def test_that_a_long_order_history_is_the_newest_orders_one_line_each() -> None:
+    orders = [_order(6000 - n) for n in range(60)]  # newest first, a customer who orders a lot
+    text = order_history_text(orders)
+    assert len(text) <= ORDERS_CHARS + 200
+    assert text.startswith("Estes são os seus ")
+    assert "pedidos mais recentes:" in text
+    assert "PED-6000" in text
+    assert "PED-5941" not in text  # the oldest are left out, and the customer is told how to ask
+    assert text.endswith("me mande o número.")
+    assert "Caneca" not in text  # items only in full listings

@@ -28,7 +28,7 @@ from atende.assistant.dialogue.identity import IdentityFlow
 from atende.assistant.dialogue.invoices import InvoiceFlow
 from atende.assistant.dialogue.order_flow import ASK_PRODUCT, ORDER_QUESTIONS, OrderFlow
 from atende.assistant.dialogue.orders import ORDER_AWAITING
-from atende.assistant.dialogue.replies import Replies, order_text, orders_text
+from atende.assistant.dialogue.replies import Replies, order_history_text, order_text
 from atende.assistant.dialogue.requests import RequestsFlow
 from atende.assistant.dialogue.stock import StockFlow
 from atende.assistant.faq import FaqIndex
@@ -414,7 +414,7 @@ class _Conversation(RequestsFlow, IdentityFlow, InvoiceFlow, OrderFlow, StockFlo
         elif goal == "order_history":
             self.tools_called.append("recent_orders")
             orders = (await tools.recent_orders(RecentOrders())).orders
-            self.say(orders_text(orders) if orders else self.replies.text("no_orders"))
+            self.say(order_history_text(orders) if orders else self.replies.text("no_orders"))
         elif goal == "place_order":
             await self._prepare_order()
         else:

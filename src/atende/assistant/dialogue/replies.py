@@ -208,6 +208,29 @@ def orders_text(orders: list[OrderView]) -> str:
     return "\n\n".join(order_text(order) for order in orders)
 
 
+#: Characters of an order history in one answer: a customer who orders every week would get a
+#: wall of text; and beyond the LLM agent's limit for an answer (``MAX_ANSWER_CHARS``, 1,500)
+#: the agent takes it for a rambling model and falls back.
+ORDERS_CHARS = 1200
+
+
+def order_history_text(orders: list[OrderView]) -> str:
+    """The orders, newest first, within an answer's length: in full when they fit, else one
+    line each (number, status, total), and, for a customer who orders very often, the newest
+    that fit with a word that there are more. Both engines answer an order history with it."""
+    if len(orders_text(orders)) <= ORDERS_CHARS:
+        return orders_text(orders)
+    lines = [order_text(order).split("\n")[0] for order in orders]
+    ending = "Para ver os itens ou o rastreio de um deles, me mande o número."
+    while len(lines) > 1 and len("\n".join(lines)) > ORDERS_CHARS:
+        lines.pop()
+    if len(lines) == len(orders):
+        heading = f"Estes são os seus {len(lines)} pedidos:"
+    else:
+        heading = f"Estes são os seus {len(lines)} pedidos mais recentes:"
+    return heading + "\n" + "\n".join(lines) + "\n\n" + ending
+
+
 # -- identification ---------------------------------------------------------------------------
 
 _DOCUMENT_PROBLEMS = {

@@ -38,8 +38,8 @@ from pydantic import BaseModel
 from atende.assistant.dialogue.choice import ChoiceStatus, choose
 from atende.assistant.dialogue.replies import (
     DEFAULTS,
+    order_history_text,
     order_text,
-    orders_text,
     second_copy_intro,
     titulo_line,
     titulos_heading,
@@ -405,7 +405,7 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
         orders = [_model(OrderView, order) for order in value.get("orders") or []]
         if not orders:
             return DEFAULTS["no_orders"]
-        return _orders(orders)
+        return order_history_text(orders)
     if result.name in ("order_status", "delivery_tracking"):
         return order_text(_model(OrderView, value))
     if result.name == "stock_and_price":
@@ -434,28 +434,6 @@ def _paragraph(reading: Reading, result: Result, *, last: bool) -> str:
             return DEFAULTS["faq_missing"]
         return _not_understood(reading)
     return ""
-
-
-#: Characters of an order history in one answer: beyond the agent's limit for an answer
-#: (``MAX_ANSWER_CHARS``, 1,500) the agent takes it for a rambling model and falls back.
-ORDERS_CHARS = 1200
-
-
-def _orders(orders: list[OrderView]) -> str:
-    """The orders, newest first, within an answer's length: in full when they fit, else one
-    line each (the offline engine's first line: number, status, total), and, for a customer who
-    orders very often, the newest that fit with a word that there are more."""
-    if len(orders_text(orders)) <= ORDERS_CHARS:
-        return orders_text(orders)
-    lines = [order_text(order).split("\n")[0] for order in orders]
-    ending = "Para ver os itens ou o rastreio de um deles, me mande o número."
-    while len(lines) > 1 and len("\n".join(lines)) > ORDERS_CHARS:
-        lines.pop()
-    if len(lines) == len(orders):
-        heading = f"Estes são os seus {len(lines)} pedidos:"
-    else:
-        heading = f"Estes são os seus {len(lines)} pedidos mais recentes:"
-    return heading + "\n" + "\n".join(lines) + "\n\n" + ending
 
 
 _DOCUMENT_PROBLEMS = {
